@@ -6,7 +6,9 @@
 //! integer engine, the SIMD kernels, QAT, export) takes its numeric rules from here.
 
 pub mod dyadic;
+pub mod quantizer;
 pub mod rounding;
 
 pub use dyadic::{BadRatio, Dyadic};
+pub use quantizer::{ActFormat, QuantError, QuantizedWeights, quantize_bias, quantize_weights};
 pub use rounding::Rounding;
