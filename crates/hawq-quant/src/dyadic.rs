@@ -44,7 +44,7 @@ impl Dyadic {
             m = 1 << 30;
             e -= 1;
         }
-        if e > 200 || e < -32 {
+        if !(-32..=200).contains(&e) {
             return Err(BadRatio { ratio });
         }
         Ok(Dyadic { mult: m as i32, shift: e as i32 })

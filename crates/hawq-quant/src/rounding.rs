@@ -16,7 +16,7 @@ pub enum Rounding {
 
 /// `round(x / 2^shift)` for `shift ≥ 1` under `policy`, exact for every `i128`.
 pub fn round_shift_i128(x: i128, shift: u32, policy: Rounding) -> i128 {
-    debug_assert!(shift >= 1 && shift < 127);
+    debug_assert!((1..127).contains(&shift));
     let floor = x >> shift; // arithmetic shift = floor division
     let rem = x - (floor << shift); // in [0, 2^shift)
     let half = 1i128 << (shift - 1);
