@@ -1,0 +1,5 @@
+//! Integration tests of the integer core: lowering, the reference engine, the `.hawq` file.
+
+mod common;
+mod file;
+mod small;
