@@ -38,6 +38,12 @@ pub enum IrError {
     /// A graph input was fed a tensor of the wrong shape.
     #[error("graph input '{input}': expected shape {expected}, got {got:?}")]
     InputShape { input: String, expected: String, got: Vec<usize> },
+    /// The interpreter was fed the wrong number of graph inputs.
+    #[error("graph expects {expected} input tensor(s), got {got}")]
+    InputCount { expected: usize, got: usize },
+    /// A kernel called directly (outside a graph) got operands that do not fit its op.
+    #[error("{op}: {detail}")]
+    OpInput { op: &'static str, detail: String },
     /// A weight file could not be read or written.
     #[error("weights '{path}': {detail}")]
     Weights { path: String, detail: String },

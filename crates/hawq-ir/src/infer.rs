@@ -127,9 +127,43 @@ fn conv_shape(graph: &Graph, node: &Node, c: &Conv2d, x: &Shape) -> Result<Shape
     Ok(Shape(vec![x.0[0], Dim::Fixed(c.out_channels), Dim::Fixed(oh), Dim::Fixed(ow)]))
 }
 
+fn reshape_concrete(node: &Node, x: &Shape, target: &[i64]) -> Result<Shape> {
+    let total: usize = x.0.iter().filter_map(|d| d.fixed()).product();
+    let mut out: Vec<Option<usize>> = Vec::with_capacity(target.len());
+    for (i, &t) in target.iter().enumerate() {
+        out.push(match t {
+            0 => Some(x.fixed_dim(i).ok_or_else(|| {
+                attr_err(node, format!("target {target:?} copies dim {i} that {x} lacks"))
+            })?),
+            -1 => None,
+            t if t > 0 => Some(t as usize),
+            _ => return Err(attr_err(node, format!("invalid target shape {target:?}"))),
+        });
+    }
+    if out.iter().filter(|d| d.is_none()).count() > 1 {
+        return Err(attr_err(node, format!("target {target:?} has more than one -1")));
+    }
+    let known: usize = out.iter().flatten().product();
+    let dims: Vec<usize> = out
+        .iter()
+        .map(|d| match d {
+            Some(v) => Ok(*v),
+            None if known > 0 && total.is_multiple_of(known) => Ok(total / known),
+            None => Err(err(node, format!("cannot reshape {x} to {target:?}"))),
+        })
+        .collect::<Result<_>>()?;
+    if dims.iter().product::<usize>() != total {
+        return Err(err(node, format!("cannot reshape {x} ({total} elements) to {target:?}")));
+    }
+    Ok(Shape::fixed(&dims))
+}
+
 fn reshape_shape(node: &Node, x: &Shape, target: &[i64]) -> Result<Shape> {
     if target.is_empty() {
         return Err(attr_err(node, "empty target shape".into()));
+    }
+    if x.0.first() != Some(&Dim::Batch) {
+        return reshape_concrete(node, x, target);
     }
     let mut dims: Vec<Option<usize>> = Vec::with_capacity(target.len());
     let mut infer_at = None;

@@ -6,12 +6,16 @@
 //! counters, safetensors weights and a float32 reference interpreter (the oracle for imports
 //! and float accuracy).
 
+pub mod counters;
 pub mod error;
 pub mod graph;
 pub mod infer;
+pub mod interp;
 pub mod op;
+pub mod passes;
 pub mod shape;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, ValueInfo};

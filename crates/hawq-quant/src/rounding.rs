@@ -14,22 +14,31 @@ pub enum Rounding {
     HalfEven,
 }
 
-/// `round(x / 2^shift)` for `shift ≥ 1` under `policy`, exact for every `i128`.
+/// `round(x / 2^shift)` under `policy`, exact for every `i128` and every `shift`
+/// (`shift = 0` returns `x`).
 pub fn round_shift_i128(x: i128, shift: u32, policy: Rounding) -> i128 {
-    debug_assert!((1..127).contains(&shift));
-    let floor = x >> shift; // arithmetic shift = floor division
-    let rem = x - (floor << shift); // in [0, 2^shift)
-    let half = 1i128 << (shift - 1);
-    let up = match rem.cmp(&half) {
-        std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Equal => match policy {
-            Rounding::HalfUp => true,
-            Rounding::HalfAwayFromZero => x > 0,
-            Rounding::HalfEven => floor & 1 == 1,
-        },
-    };
-    floor + up as i128
+    match shift {
+        0 => x,
+        1..=127 => {
+            let floor = x >> shift; // arithmetic shift = floor division
+            let rem = x - (floor << shift); // in [0, 2^shift), which fits because shift ≤ 127
+            let half = 1i128 << (shift - 1);
+            let up = match rem.cmp(&half) {
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => match policy {
+                    Rounding::HalfUp => true,
+                    Rounding::HalfAwayFromZero => x > 0,
+                    Rounding::HalfEven => floor & 1 == 1,
+                },
+            };
+            floor + up as i128
+        }
+        // |x| ≤ 2^127, so |x / 2^128| ≤ 1/2 with equality only at i128::MIN (a tie at −1/2).
+        128 if x == i128::MIN && policy == Rounding::HalfAwayFromZero => -1,
+        // Otherwise |x / 2^shift| < 1/2 and everything rounds to 0.
+        _ => 0,
+    }
 }
 
 /// Round-half-to-even of an f32 (what `torch.round` does), as f32.

@@ -1,0 +1,7 @@
+//! hawq-alloc integration tests, one binary (ripgrep style).
+
+mod budgets;
+mod formats;
+mod random;
+mod util;
+mod validation;

@@ -1,0 +1,80 @@
+//! `hawq allocate`: ILP bit allocation over a sensitivity table.
+
+use crate::output::{Context, Table};
+use anyhow::{Context as _, Result, bail};
+use hawq_alloc::{
+    BudgetKind, LayerTable, allocate, alpha_grid, pareto, parse_budget, render_markdown,
+};
+use std::path::Path;
+
+/// Runs the command: budgets in the order size, BOPs, latency.
+pub fn run(
+    table: &Path,
+    budgets: [Option<String>; 3],
+    sweep: Option<usize>,
+    ctx: &Context,
+) -> Result<()> {
+    let text =
+        std::fs::read_to_string(table).with_context(|| format!("reading {}", table.display()))?;
+    let t = LayerTable::from_json(&text)
+        .with_context(|| format!("{}: invalid allocation table", table.display()))?;
+    let parsed = BudgetKind::ALL
+        .iter()
+        .zip(&budgets)
+        .filter_map(|(k, b)| b.as_ref().map(|b| (k, b)))
+        .map(|(&k, b)| {
+            parse_budget(k, b).with_context(|| format!("--{} {b}", k.to_string().to_lowercase()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if parsed.is_empty() && sweep.is_none() {
+        bail!("give at least one budget (--size, --bops, --latency) or --pareto N");
+    }
+    if let Some(n) = sweep {
+        let kinds: Vec<BudgetKind> = BudgetKind::ALL
+            .into_iter()
+            .filter(|k| {
+                *k != BudgetKind::Latency || t.layers.iter().all(|l| l.latency_ms.is_some())
+            })
+            .collect();
+        let mut fronts = Vec::new();
+        for k in kinds {
+            let points = pareto(&t, k, &alpha_grid(n))?;
+            if !ctx.json {
+                crate::outln!("Pareto front, {k} budget:\n{}", render_markdown(&points));
+            }
+            fronts.push(serde_json::json!({"budget": k.to_string(), "points": points}));
+        }
+        if ctx.json {
+            crate::outln!("{}", serde_json::to_string_pretty(&fronts)?);
+        }
+        if parsed.is_empty() {
+            return Ok(());
+        }
+    }
+    let a = allocate(&t, &parsed)?;
+    if ctx.json {
+        crate::outln!("{}", a.to_json()?);
+        return Ok(());
+    }
+    let mut table = Table::new(&["layer", "bits", "params", "Ω(chosen)"]);
+    for l in &t.layers {
+        let b = a.bits.get(&l.name).copied().unwrap_or(0);
+        let omega = l.omega(b).unwrap_or(f64::NAN);
+        table.row(vec![
+            l.name.clone(),
+            b.to_string(),
+            l.params.to_string(),
+            format!("{omega:.4e}"),
+        ]);
+    }
+    crate::output::emit(&table.render());
+    let lat = a.latency_ms.map_or(String::new(), |l| format!(", latency {l:.3} ms"));
+    crate::outln!(
+        "\nobjective Σ Ω = {:.6e}, size {:.3} MB, {:.3} GBOPs{lat}, {}",
+        a.objective,
+        a.size_bytes / 1e6,
+        a.bops / 1e9,
+        if a.optimal { "proven optimal" } else { "NOT proven optimal" }
+    );
+    Ok(())
+}

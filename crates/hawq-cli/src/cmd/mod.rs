@@ -1,0 +1,67 @@
+//! One module per subcommand.
+
+mod allocate;
+mod compare;
+mod eval;
+mod inspect;
+mod quantize;
+mod run;
+
+use crate::args::Command;
+use crate::output::Context;
+use anyhow::Result;
+use std::process::ExitCode;
+
+/// Runs a parsed command.
+pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
+    match cmd {
+        Command::Inspect { model, bits } => inspect::run(&model, bits.as_deref(), ctx),
+        Command::Run { model, input, output, precision } => {
+            run::run(&model, &input, &output, &precision, ctx)
+        }
+        Command::Quantize { model, data, bits, bits_config, calib, signed_activations, output } => {
+            quantize::run(
+                &quantize::Options {
+                    model,
+                    data,
+                    bits,
+                    bits_config,
+                    calib,
+                    signed_activations,
+                    output,
+                },
+                ctx,
+            )
+        }
+        Command::Eval { model, data } => eval::run(&model, &data, ctx),
+        Command::Allocate { table, size, bops, latency, pareto } => {
+            allocate::run(&table, [size, bops, latency], pareto, ctx)
+        }
+        Command::Compare { model, quantized, data } => compare::run(&model, &quantized, &data, ctx),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+/// Reads a bits config: `{"bits": {layer: 4|8, ...}}` (the shape `hawq allocate --json` prints).
+pub fn read_bits_config(path: &std::path::Path) -> Result<std::collections::HashMap<String, u32>> {
+    use anyhow::Context as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let bits = v.get("bits").and_then(|b| b.as_object()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: expected an object with a \"bits\" map of layer name → 4 or 8",
+            path.display()
+        )
+    })?;
+    bits.iter()
+        .map(|(k, b)| match b.as_u64() {
+            Some(x @ (4 | 8)) => Ok((k.clone(), x as u32)),
+            _ => anyhow::bail!(
+                "{}: layer '{k}' has bits {b}; only 4 and 8 are supported",
+                path.display()
+            ),
+        })
+        .collect()
+}
