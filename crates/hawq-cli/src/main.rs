@@ -18,13 +18,29 @@ fn main() -> ExitCode {
     match cmd::dispatch(cli.command, &ctx) {
         Ok(code) => code,
         Err(err) => {
+            let text = describe(&err);
             if ctx.json {
-                let msg = serde_json::json!({ "error": format!("{err:#}") });
-                crate::outln!("{msg}");
+                crate::outln!("{}", serde_json::json!({ "error": text }));
             } else {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {text}");
             }
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes as one line, skipping causes whose text an outer message already
+/// includes (library errors often embed their source in their own message).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c);
+        }
+    }
+    text
 }

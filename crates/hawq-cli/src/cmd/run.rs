@@ -15,11 +15,12 @@ pub fn run(
     precision: &str,
     ctx: &Context,
 ) -> Result<()> {
+    let loaded = model::load(args)?;
     let (shape, data) =
         hawq_data::read_npy_f32(input).with_context(|| format!("reading {}", input.display()))?;
     let x = Tensor::new(shape.clone(), data)
         .with_context(|| format!("{}: shape {shape:?}", input.display()))?;
-    let (y, how) = match (model::load(args)?, precision) {
+    let (y, how) = match (loaded, precision) {
         (Loaded::Float(g), "auto" | "fp32") => {
             let mut out = hawq_ir::interp::run(&g, &[x])?;
             (out.remove(0), "fp32 reference interpreter")

@@ -1,1 +1,7 @@
-//! CLI integration tests.
+//! Integration tests that drive the `hawq` binary (one test binary, ripgrep-style).
+
+mod allocate;
+mod errors;
+mod inspect;
+mod quantize;
+mod util;
