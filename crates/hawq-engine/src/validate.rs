@@ -13,7 +13,8 @@ fn bad(node: &str, detail: impl Into<String>) -> EngineError {
     EngineError::InvalidModel { node: node.to_string(), detail: detail.into() }
 }
 
-/// Worst-case |accumulator| per output channel, Σ|w|·max|a| + |bias|, must fit in i32.
+/// Proves that every partial sum of every output channel, bias included, stays inside i32
+/// for any input in `fmt` (`hawq_quant::accumulator`); `k` is the reduction length.
 pub fn check_accumulator(
     layer: &str,
     weights: &[i8],
@@ -21,16 +22,19 @@ pub fn check_accumulator(
     fmt: ActFormat,
     k: usize,
 ) -> Result<()> {
-    let (lo, hi) = fmt.range();
-    let amax = lo.unsigned_abs().max(hi.unsigned_abs()) as i128;
-    for (c, chunk) in weights.chunks_exact(k.max(1)).enumerate() {
-        let sum_w: i128 = chunk.iter().map(|&w| (w as i128).abs()).sum();
-        let bound = sum_w * amax + (bias.get(c).copied().unwrap_or(0) as i128).abs();
-        if bound > i32::MAX as i128 {
-            return Err(EngineError::AccumulatorOverflow { layer: layer.to_string(), k, bound });
+    use hawq_quant::accumulator::AccumulatorError;
+    let channels = weights.len().checked_div(k).unwrap_or(0);
+    match hawq_quant::accumulator::check_accumulator(layer, weights, channels, fmt, Some(bias)) {
+        Ok(_) => Ok(()),
+        Err(AccumulatorError::Overflow { k, magnitude, .. }) => {
+            Err(EngineError::AccumulatorOverflow {
+                layer: layer.to_string(),
+                k,
+                bound: magnitude as i128,
+            })
         }
+        Err(e @ AccumulatorError::Layout { .. }) => Err(bad(layer, e.to_string())),
     }
-    Ok(())
 }
 
 fn check_dyadic(node: &str, d: &Dyadic) -> Result<()> {
