@@ -29,6 +29,8 @@ fn conv(r: &mut StdRng, name: String, cin: u64, cout: u64, k: u64, out_hw: u64) 
         delta: BTreeMap::from([(4, delta4), (8, delta4 / r.random_range(250.0..330.0))]),
         latency_ms: Some(BTreeMap::from([(4, lat8 * r.random_range(0.6..1.0)), (8, lat8)])),
         pin: None,
+        trace_stderr: None,
+        method: None,
     }
 }
 

@@ -166,6 +166,8 @@ mod tests {
                         .collect(),
                 ),
                 pin: None,
+                trace_stderr: None,
+                method: None,
             })
             .collect();
         LayerTable { layers, tie: Vec::new() }

@@ -366,6 +366,8 @@ mod tests {
             delta: widths.iter().map(|&b| (b, 1.0 / f64::from(b))).collect(),
             latency_ms: None,
             pin: None,
+            trace_stderr: None,
+            method: None,
         }
     }
 

@@ -4,7 +4,9 @@
 //! JSON form:
 //! `{"layers":[{"name":"s1u1c1","params":4096,"macs":12845056,"trace":0.12,
 //!   "delta":{"4":1e-3,"8":4e-6},"latency_ms":{"4":0.2,"8":0.3},"pin":8}],"tie":[["a","b"]]}`
-//! where `latency_ms`, `pin` and `tie` are optional.
+//! where `latency_ms`, `pin` and `tie` are optional, and so are the provenance fields
+//! `trace_stderr` (standard error of a stochastic trace estimate) and `method` (how the trace
+//! was obtained, e.g. `exact-gauss-newton` or `hutchinson`), which the allocator ignores.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,12 @@ pub struct Layer {
     /// A fixed bit width for this layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<u32>,
+    /// Standard error of `trace` when it is a stochastic estimate (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_stderr: Option<f64>,
+    /// How `trace` was computed (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 impl Layer {

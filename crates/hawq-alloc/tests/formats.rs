@@ -18,6 +18,26 @@ fn table_round_trips_byte_for_byte() {
 }
 
 #[test]
+fn table_keeps_trace_provenance_and_the_allocator_ignores_it() {
+    let with = TABLE.replace(
+        r#""delta":{"4":0.004,"8":0.000012}}"#,
+        r#""delta":{"4":0.004,"8":0.000012},"trace_stderr":0.01,"method":"hutchinson"}"#,
+    );
+    let table = LayerTable::from_json(&with).unwrap();
+    assert_eq!(table.layers[1].trace_stderr, Some(0.01));
+    assert_eq!(table.layers[1].method.as_deref(), Some("hutchinson"));
+    assert_eq!(table.layers[0].method, None);
+    assert_eq!(table.to_json().unwrap(), with);
+    // The same allocation with and without the informational fields.
+    let plain = LayerTable::from_json(TABLE).unwrap();
+    let budget = [hawq_alloc::Budget::fraction(BudgetKind::Bops, 0.5)];
+    assert_eq!(
+        hawq_alloc::allocate(&table, &budget).unwrap().bits,
+        hawq_alloc::allocate(&plain, &budget).unwrap().bits
+    );
+}
+
+#[test]
 fn table_rejects_unknown_fields_and_negative_integers() {
     assert!(LayerTable::from_json(r#"{"layers":[],"ties":[]}"#).is_err());
     let neg = TABLE

@@ -42,6 +42,8 @@ pub fn random_layer(r: &mut StdRng, name: String, widths: &[u32], latency: bool)
         delta,
         latency_ms,
         pin: None,
+        trace_stderr: None,
+        method: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Command-line arguments (clap derive). The spelling of each subcommand is fixed by the
 //! issues that define it, so results are reproducible by anyone.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// HAWQ-V3 mixed-precision integer-only quantization, with hawq's own integer CPU engine.
@@ -62,6 +62,15 @@ pub struct DataArgs {
     pub batch: usize,
 }
 
+/// Which integer engine runs a `.hawq` model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The scalar reference engine (the definition; slow).
+    Reference,
+    /// The fast SIMD engine (bit-identical to the reference).
+    Fast,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -86,6 +95,9 @@ pub enum Command {
         /// Precision: fp32 runs the float reference; int runs the integer engine (.hawq only).
         #[arg(long, default_value = "auto")]
         precision: String,
+        /// Integer engine for .hawq models (both give identical integers).
+        #[arg(long, value_enum, default_value = "fast")]
+        engine: EngineKind,
     },
     /// Quantize a float model to an integer-only .hawq model.
     Quantize {
@@ -105,6 +117,18 @@ pub enum Command {
         /// Reference-compatible signed 8-bit activations (HAWQ's original choice).
         #[arg(long)]
         signed_activations: bool,
+        /// Quantization-aware training epochs on the train split after calibration (0: PTQ only).
+        #[arg(long, default_value_t = 0)]
+        qat_epochs: usize,
+        /// QAT learning rate (SGD momentum 0.9, weight decay 1e-4, constant rate).
+        #[arg(long, default_value_t = 0.001)]
+        lr: f64,
+        /// Distil from the float model during QAT (α = 0.95, T = 6).
+        #[arg(long)]
+        distill: bool,
+        /// QAT and evaluation threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
         /// Output .hawq file.
         #[arg(short, long)]
         output: PathBuf,
@@ -115,6 +139,33 @@ pub enum Command {
         model: ModelArgs,
         #[command(flatten)]
         data: DataArgs,
+        /// Integer engine for .hawq models (both give identical integers).
+        #[arg(long, value_enum, default_value = "fast")]
+        engine: EngineKind,
+    },
+    /// Latency of one forward pass on random input: median, p10 and p90 over repetitions.
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Images per forward pass.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Worker threads of the integer engine (0 = one per CPU).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// int8, int4 (first/last layers 8-bit), mixed (needs --config) or fp32 (hawq's simple
+        /// float reference interpreter, not an optimised engine). A .hawq runs as stored.
+        #[arg(long, default_value = "int8")]
+        precision: String,
+        /// Per-layer bits for mixed precision (`{"bits": {layer: 4|8}}`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Timed repetitions.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+        /// Untimed warm-up runs.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
     },
     /// Choose per-layer bits by integer linear programming over a sensitivity table.
     Allocate {
@@ -134,6 +185,42 @@ pub enum Command {
         #[arg(long)]
         pareto: Option<usize>,
     },
+    /// Train a zoo architecture in float on labelled data; writes a float checkpoint.
+    Train {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Epochs.
+        #[arg(long, default_value_t = 15)]
+        epochs: usize,
+        /// Base learning rate (SGD momentum 0.9, weight decay 1e-4, cosine decay).
+        #[arg(long, default_value_t = 0.1)]
+        lr: f64,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Random crop (pad 2) and horizontal flip.
+        #[arg(long)]
+        augment: bool,
+        /// Continue from the training state saved next to the output after each epoch.
+        #[arg(long)]
+        resume: bool,
+        /// Output float checkpoint (.safetensors).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Write a model as ONNX: a .hawq integer model as QDQ (opset 21), a float model as float ONNX.
+    Export {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Output .onnx file.
+        #[arg(long, value_name = "OUT.onnx")]
+        onnx: PathBuf,
+        /// Opset of a float export (QDQ exports always use opset 21).
+        #[arg(long, default_value_t = 17)]
+        opset: i64,
+    },
     /// Per-layer divergence between a float model and its integer model: which layer hurts.
     Compare {
         #[command(flatten)]
@@ -143,5 +230,47 @@ pub enum Command {
         quantized: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Per-layer Hessian traces and 4/8-bit perturbations: the table `hawq allocate` reads.
+    Sensitivity {
+        /// The float model (its `--seed` also seeds Hutchinson's probes).
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Data, as for `hawq eval` (default fmnist-subset); its training split is used.
+        #[arg(long, conflicts_with_all = ["inputs", "labels"])]
+        data: Option<String>,
+        /// Images (.npy, float32, NCHW, already normalised); needs --labels.
+        #[arg(long, requires = "labels")]
+        inputs: Option<PathBuf>,
+        /// Labels (.npy, integers); needs --inputs.
+        #[arg(long, requires = "inputs")]
+        labels: Option<PathBuf>,
+        /// Samples (the first N).
+        #[arg(long, default_value_t = 128)]
+        samples: usize,
+        /// Most Hutchinson probes.
+        #[arg(long, default_value_t = 100)]
+        probes: usize,
+        /// Hutchinson stops once every layer's running mean moves by less than this (relative).
+        #[arg(long, default_value_t = 1e-3)]
+        tol: f64,
+        /// Estimator (default: exact, which applies to every op hawq supports).
+        #[arg(long, value_enum)]
+        method: Option<crate::cmd::sensitivity::MethodArg>,
+        /// Float type of the computation.
+        #[arg(long, value_enum, default_value = "f64")]
+        precision: crate::cmd::sensitivity::PrecisionArg,
+        /// Samples per pass.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Worker threads (0 = one per CPU).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Neither read nor write the result cache ($HAWQ_CACHE or .hawq-cache/).
+        #[arg(long)]
+        no_cache: bool,
+        /// Write the table (JSON for `hawq allocate --table`) here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }

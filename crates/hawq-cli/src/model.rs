@@ -26,8 +26,8 @@ fn parse_shape(text: &str) -> Result<[usize; 3]> {
     }
 }
 
-/// Builds a zoo model with the options on the command line.
-pub fn zoo_graph(args: &ModelArgs) -> Result<Graph> {
+/// The zoo options the command line asks for.
+pub fn zoo_options(args: &ModelArgs) -> Result<hawq_zoo::ZooOptions> {
     let mut opts = hawq_zoo::ZooOptions::for_model(&args.model)?;
     if let Some(s) = &args.input_shape {
         let [c, h, w] = parse_shape(s)?;
@@ -37,7 +37,12 @@ pub fn zoo_graph(args: &ModelArgs) -> Result<Graph> {
         opts.num_classes = k;
     }
     opts.seed = args.seed;
-    Ok(hawq_zoo::build(&args.model, &opts)?)
+    Ok(opts)
+}
+
+/// Builds a zoo model with the options on the command line.
+pub fn zoo_graph(args: &ModelArgs) -> Result<Graph> {
+    Ok(hawq_zoo::build(&args.model, &zoo_options(args)?)?)
 }
 
 fn extension(path: &str) -> Option<String> {

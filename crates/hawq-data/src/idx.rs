@@ -8,8 +8,7 @@
 //! buffer is sized from it, and decompression is capped at the declared size, so a 100-byte file
 //! claiming 2^31 images fails at once without allocating.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use flate2::Compression;
@@ -18,6 +17,7 @@ use flate2::write::GzEncoder;
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
+use crate::limits::{env_limits, limit_err};
 
 /// Magic number of a u8 rank-3 IDX file (images `[n, rows, cols]`).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0803;
@@ -26,6 +26,8 @@ pub const IDX_LABELS_MAGIC: u32 = 0x0801;
 /// Default cap on the payload an IDX header may declare: 2 GiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: u64 = 2 << 30;
 
+/// The name parse errors give to bytes that came from no file.
+pub(crate) const IN_MEMORY: &str = "<memory>";
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Deflate cannot expand data by more than about 1032:1; used only to size the first buffer.
@@ -44,6 +46,15 @@ impl Default for IdxLimits {
     }
 }
 
+impl IdxLimits {
+    /// The default payload cap, lowered to `HAWQ_MAX_TENSOR_ELEMENTS` when that is smaller
+    /// (an IDX element is one byte); see [`hawq_ir::limits`].
+    pub fn from_env() -> Result<Self> {
+        let elements = env_limits()?.max_tensor_elements;
+        Ok(IdxLimits { max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES.min(elements) })
+    }
+}
+
 /// A stack of greyscale u8 images read from an IDX file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxImages {
@@ -57,9 +68,9 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Reads an images file (`0x803`) with the default limits.
+/// Reads an images file (`0x803`) with the limits of the environment ([`IdxLimits::from_env`]).
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages> {
-    read_idx_images_with(path, IdxLimits::default())
+    read_idx_images_with(path, IdxLimits::from_env()?)
 }
 
 /// Reads an images file (`0x803`) with explicit limits.
@@ -69,9 +80,16 @@ pub fn read_idx_images_with(path: impl AsRef<Path>, limits: IdxLimits) -> Result
     Ok(IdxImages { count: dims[0], rows: dims[1], cols: dims[2], pixels })
 }
 
-/// Reads a labels file (`0x801`) with the default limits; every label must be `< num_classes`.
+/// Parses the bytes of an images file (`0x803`, plain or gzipped) with explicit limits.
+pub fn parse_idx_images(bytes: &[u8], limits: IdxLimits) -> Result<IdxImages> {
+    let (dims, pixels) = parse_idx(bytes, Path::new(IN_MEMORY), IDX_IMAGES_MAGIC, limits)?;
+    Ok(IdxImages { count: dims[0], rows: dims[1], cols: dims[2], pixels })
+}
+
+/// Reads a labels file (`0x801`) with the limits of the environment; every label must be
+/// `< num_classes`.
 pub fn read_idx_labels(path: impl AsRef<Path>, num_classes: usize) -> Result<Vec<u8>> {
-    read_idx_labels_with(path, num_classes, IdxLimits::default())
+    read_idx_labels_with(path, num_classes, IdxLimits::from_env()?)
 }
 
 /// Reads a labels file (`0x801`) with explicit limits; every label must be `< num_classes`.
@@ -82,6 +100,19 @@ pub fn read_idx_labels_with(
 ) -> Result<Vec<u8>> {
     let path = path.as_ref();
     let (_, labels) = read_idx(path, IDX_LABELS_MAGIC, limits)?;
+    check_labels(path, labels, num_classes)
+}
+
+/// Parses the bytes of a labels file (`0x801`, plain or gzipped) with explicit limits; every
+/// label must be `< num_classes`.
+pub fn parse_idx_labels(bytes: &[u8], num_classes: usize, limits: IdxLimits) -> Result<Vec<u8>> {
+    let path = Path::new(IN_MEMORY);
+    let (_, labels) = parse_idx(bytes, path, IDX_LABELS_MAGIC, limits)?;
+    check_labels(path, labels, num_classes)
+}
+
+/// Every label must be a class id below `num_classes`.
+fn check_labels(path: &Path, labels: Vec<u8>, num_classes: usize) -> Result<Vec<u8>> {
     if let Some((index, &label)) =
         labels.iter().enumerate().find(|&(_, &l)| usize::from(l) >= num_classes)
     {
@@ -121,14 +152,23 @@ pub fn write_idx_labels(path: impl AsRef<Path>, labels: &[u8], gzip: bool) -> Re
 }
 
 /// Reads one IDX file of u8 elements whose magic must be `magic`; returns dims and payload.
+/// The file size is capped by [`Limits`] before it is read.
 fn read_idx(path: &Path, magic: u32, limits: IdxLimits) -> Result<(Vec<usize>, Vec<u8>)> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
-    let mut buffered = BufReader::new(file);
-    let head = buffered.fill_buf().map_err(|e| DataError::io(path, e))?;
-    let gzipped = head.starts_with(&GZIP_MAGIC);
-    let mut reader: Box<dyn Read> =
-        if gzipped { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+    let bytes = env_limits()?.read_file(path).map_err(|e| limit_err(path, e))?;
+    parse_idx(&bytes, path, magic, limits)
+}
+
+/// Parses the bytes of one IDX file (`path` only names it in errors).
+fn parse_idx(
+    bytes: &[u8],
+    path: &Path,
+    magic: u32,
+    limits: IdxLimits,
+) -> Result<(Vec<usize>, Vec<u8>)> {
+    let file_len = bytes.len() as u64;
+    let gzipped = bytes.starts_with(&GZIP_MAGIC);
+    let mut reader: Box<dyn Read + '_> =
+        if gzipped { Box::new(MultiGzDecoder::new(bytes)) } else { Box::new(bytes) };
 
     let rank = (magic & 0xff) as usize;
     let header_len = 4 * (1 + rank) as u64;

@@ -8,6 +8,7 @@
 //! thread count.
 
 use std::fs;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
@@ -16,6 +17,8 @@ use rayon::prelude::*;
 
 use crate::dataset::{Dataset, Normalize};
 use crate::error::{DataError, Result};
+use crate::idx::IN_MEMORY;
+use crate::limits::{env_limits, limit_err};
 
 /// File extensions (compared case-insensitively) that are loaded; other files are skipped.
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -75,10 +78,7 @@ impl Dataset {
 
 /// Loads an image folder (see the module docs); errors name the offending file or folder.
 pub fn load_image_folder(root: &Path, config: &ImageFolderConfig) -> Result<Dataset> {
-    config.normalize.check(config.channels())?;
-    if config.resize_shorter == Some(0) || config.center_crop == Some(0) {
-        return Err(DataError::invalid("image folder config", "sizes must be positive"));
-    }
+    check_config(config)?;
     let FolderListing { class_names, files } = list_image_folder(root)?;
     let decoded: Vec<(Vec<f32>, [usize; 3])> =
         files.par_iter().map(|(path, _)| load_image(path, config)).collect::<Result<_>>()?;
@@ -100,6 +100,15 @@ pub fn load_image_folder(root: &Path, config: &ImageFolderConfig) -> Result<Data
     }
     let labels = files.iter().map(|(_, label)| *label).collect();
     Dataset::new(images, labels, shape, class_names.len())?.with_class_names(class_names)
+}
+
+/// Normalization that fits the channel count, and positive sizes.
+fn check_config(config: &ImageFolderConfig) -> Result<()> {
+    config.normalize.check(config.channels())?;
+    if config.resize_shorter == Some(0) || config.center_crop == Some(0) {
+        return Err(DataError::invalid("image folder config", "sizes must be positive"));
+    }
+    Ok(())
 }
 
 /// What an image folder holds, in load order.
@@ -168,11 +177,28 @@ fn is_image_file(path: &Path) -> bool {
     !hidden && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Decodes one file and applies resize, center crop, scaling and normalization.
+/// Reads one file (size capped by the limits of the environment) and decodes it.
 fn load_image(path: &Path, config: &ImageFolderConfig) -> Result<(Vec<f32>, [usize; 3])> {
+    let bytes = env_limits()?.read_file(path).map_err(|e| limit_err(path, e))?;
+    decode_with(&bytes, path, config)
+}
+
+/// Decodes a PNG or JPEG held in memory and applies resize, center crop, scaling and
+/// normalization; returns planar `C x H x W` floats and `[C, H, W]`. The decoder's own
+/// allocation limit (512 MiB) caps what a forged header can make it allocate.
+pub fn decode_image(bytes: &[u8], config: &ImageFolderConfig) -> Result<(Vec<f32>, [usize; 3])> {
+    decode_with(bytes, Path::new(IN_MEMORY), config)
+}
+
+/// [`decode_image`], naming `path` in errors.
+fn decode_with(
+    bytes: &[u8],
+    path: &Path,
+    config: &ImageFolderConfig,
+) -> Result<(Vec<f32>, [usize; 3])> {
     let image_err = |detail: String| DataError::Image { path: path.to_path_buf(), detail };
-    let decoded = ImageReader::open(path)
-        .map_err(|e| DataError::io(path, e))?
+    check_config(config)?;
+    let decoded = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?
         .decode()

@@ -32,6 +32,7 @@ pub mod error;
 pub mod fmnist;
 pub mod idx;
 pub mod image_folder;
+mod limits;
 pub mod loader;
 pub mod npy;
 mod npy_header;
@@ -45,12 +46,12 @@ pub use fmnist::{
     load_fmnist_full, load_fmnist_subset,
 };
 pub use idx::{
-    IdxImages, IdxLimits, read_idx_images, read_idx_images_with, read_idx_labels,
+    IdxImages, IdxLimits, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_images_with, read_idx_labels,
     read_idx_labels_with, write_idx_images, write_idx_labels,
 };
-pub use image_folder::{FolderListing, ImageFolderConfig, list_image_folder, load_image_folder};
+pub use image_folder::{FolderListing, decode_image, ImageFolderConfig, list_image_folder, load_image_folder};
 pub use loader::{Batches, LoaderConfig, epoch_batches};
 pub use npy::{
-    NpyArray, NpyData, NpyDtype, read_npy, read_npy_f32, read_npy_labels, write_npy, write_npy_f32,
+    NpyArray, NpyData, NpyDtype, parse_npy, read_npy, read_npy_f32, read_npy_labels, write_npy, write_npy_f32,
 };
 pub use rng::{epoch_seed, seeded_rng, shuffled_indices};

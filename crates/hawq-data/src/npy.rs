@@ -9,13 +9,15 @@
 //! with [`DataError::FortranOrder`]. The header length and the data size implied by the shape are
 //! both checked against the file's real size before any buffer is sized from them.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
+use crate::idx::IN_MEMORY;
+use crate::limits::{env_limits, limit_err};
 use crate::npy_header::{NpyHeader, format_header, parse_header};
+use hawq_ir::limits::Limits;
 
 /// The first six bytes of every `.npy` file.
 const NPY_MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -148,12 +150,24 @@ pub struct NpyArray {
     pub data: NpyData,
 }
 
-/// Reads any supported `.npy` file.
+/// Reads any supported `.npy` file; the file size and the element count are capped by the
+/// limits of the environment ([`hawq_ir::limits`]).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
-    let mut reader = BufReader::new(file);
+    let limits = env_limits()?;
+    let bytes = limits.read_file(path).map_err(|e| limit_err(path, e))?;
+    decode_npy(&bytes, path, &limits)
+}
+
+/// Parses the bytes of a `.npy` file with the default [`Limits`].
+pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
+    decode_npy(bytes, Path::new(IN_MEMORY), &Limits::default())
+}
+
+/// Parses `.npy` bytes (`path` only names them in errors).
+fn decode_npy(bytes: &[u8], path: &Path, limits: &Limits) -> Result<NpyArray> {
+    let file_len = bytes.len() as u64;
+    let mut reader = bytes;
     let header_err = |detail: String| DataError::Header { path: path.to_path_buf(), detail };
 
     let mut preamble = [0u8; 10];
@@ -210,6 +224,10 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
         path: path.to_path_buf(),
         what: format!("dtype '{descr}' (supported: '<f4', '|u1', '<i4', '<i8')"),
     })?;
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    limits
+        .check_elements(&format!("array of shape {shape:?}"), &dims)
+        .map_err(|e| header_err(e.to_string()))?;
 
     let available = file_len - data_offset;
     let declared = shape
@@ -226,10 +244,8 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     if declared < available {
         return Err(DataError::TrailingData { path: path.to_path_buf(), expected: declared });
     }
-    // `declared` equals the real remaining file size, so this allocation is backed by data.
-    let mut payload = vec![0u8; declared as usize];
-    read_exact(&mut reader, &mut payload, path, "the data")?;
-    Ok(NpyArray { shape, data: NpyData::from_le_bytes(dtype, payload) })
+    // `declared` equals the real remaining data, so this copy is backed by data.
+    Ok(NpyArray { shape, data: NpyData::from_le_bytes(dtype, reader.to_vec()) })
 }
 
 /// Reads an `<f4` file; any other dtype is an [`DataError::Unsupported`] error.

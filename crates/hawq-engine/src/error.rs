@@ -41,6 +41,12 @@ pub enum EngineError {
     /// A `.hawq` file is malformed.
     #[error("{path}: {detail}")]
     File { path: String, detail: String },
+    /// A compute kernel refused a call (a fast-engine plan that does not fit the kernels).
+    #[error("node '{node}': kernel: {source}")]
+    Kernel { node: String, source: hawq_kernels::KernelError },
+    /// The fast engine could not start its worker threads.
+    #[error("cannot start {threads} worker threads: {detail}")]
+    Threads { threads: usize, detail: String },
     /// I/O failure.
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },

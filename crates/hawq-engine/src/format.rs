@@ -8,14 +8,16 @@
 
 use crate::error::{EngineError, Result};
 use crate::qmodel::{FORMAT_VERSION, QModel, QOp};
+use hawq_ir::limits::{LimitError, Limits};
 use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Largest `.hawq` file accepted by default (raise with [`load_with_limit`]).
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
+/// Largest `.hawq` file accepted by default (raise with `HAWQ_MAX_FILE_BYTES` or
+/// [`load_with_limit`]).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = hawq_ir::limits::DEFAULT_MAX_FILE_BYTES;
 
 fn file_err(path: &Path, detail: impl Into<String>) -> EngineError {
     EngineError::File { path: path.display().to_string(), detail: detail.into() }
@@ -95,18 +97,20 @@ pub fn save(model: &QModel, path: &Path) -> Result<()> {
     write_atomic(path, &to_bytes(model)?)
 }
 
-/// Loads and validates a `.hawq` file (at most [`DEFAULT_MAX_FILE_BYTES`]).
+/// Loads and validates a `.hawq` file of at most `HAWQ_MAX_FILE_BYTES` (default
+/// [`DEFAULT_MAX_FILE_BYTES`]; see [`hawq_ir::limits`]).
 pub fn load(path: &Path) -> Result<QModel> {
-    load_with_limit(path, DEFAULT_MAX_FILE_BYTES)
+    let limits = Limits::from_env().map_err(|e| file_err(path, e.to_string()))?;
+    load_with_limit(path, limits.max_file_bytes)
 }
 
 /// Loads and validates a `.hawq` file of at most `max_bytes`.
 pub fn load_with_limit(path: &Path, max_bytes: u64) -> Result<QModel> {
-    let len = std::fs::metadata(path).map_err(|e| io_err(path, e))?.len();
-    if len > max_bytes {
-        return Err(file_err(path, format!("file is {len} bytes, above the limit of {max_bytes}")));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let limits = Limits { max_file_bytes: max_bytes, ..Limits::default() };
+    let bytes = limits.read_file(path).map_err(|e| match e {
+        LimitError::Io { source, .. } => io_err(path, source),
+        other => file_err(path, other.to_string()),
+    })?;
     from_bytes(&bytes).map_err(|e| match e {
         EngineError::File { detail, .. } => file_err(path, detail),
         EngineError::InvalidModel { node, detail } => {

@@ -4,11 +4,13 @@
 //! [`qmodel`] (the model: integer ops, per-tensor activation scales, per-channel weights,
 //! dyadic requantization), [`lower`] (float IR + calibration ranges + per-layer bits →
 //! integer model, with accumulator-overflow proofs), [`reference`] (the scalar reference
-//! engine every fast kernel, QAT evaluation and export is tested against) and [`format`]
+//! engine every fast kernel, QAT evaluation and export is tested against), [`fast`] (the
+//! SIMD engine, bit-identical to the reference) and [`format`]
 //! (the `.hawq` file: safetensors tensors + JSON metadata).
 
 pub mod calibrate;
 pub mod error;
+pub mod fast;
 pub mod format;
 pub mod lower;
 pub mod qmodel;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod infer;
 pub mod interp;
+pub mod limits;
 pub mod op;
 pub mod passes;
 pub mod shape;

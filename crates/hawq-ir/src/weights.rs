@@ -7,6 +7,7 @@
 
 use crate::error::{IrError, Result};
 use crate::graph::Graph;
+use crate::limits::Limits;
 use crate::op::Op;
 use crate::tensor::{Tensor, checked_numel};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -108,14 +109,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Loads every tensor of an F32 safetensors file. Errors name the file and, where relevant,
-/// the tensor (non-F32 dtype, byte length that does not match the shape, corrupt header).
+/// the tensor (non-F32 dtype, byte length that does not match the shape, corrupt header, a
+/// NaN or infinite value, a size above the limits of [`crate::limits`]).
 pub fn load_params(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let bytes = fs::read(path).map_err(|e| weights_err(path, format!("cannot read: {e}")))?;
+    let limits = Limits::from_env().map_err(|e| weights_err(path, e.to_string()))?;
+    let bytes = limits.read_file(path).map_err(|e| weights_err(path, e.to_string()))?;
     // The safetensors parser checks the header length and the data offsets against `bytes`.
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
     let mut params = BTreeMap::new();
     for (name, view) in file.iter() {
+        let dims: Vec<u64> = view.shape().iter().map(|&d| d as u64).collect();
+        limits
+            .check_elements(&format!("tensor '{name}'"), &dims)
+            .map_err(|e| weights_err(path, e.to_string()))?;
         if view.dtype() != Dtype::F32 {
             return Err(weights_err(
                 path,
@@ -130,11 +137,18 @@ pub fn load_params(path: &Path) -> Result<BTreeMap<String, Tensor>> {
                 format!("tensor '{name}' has shape {shape:?} but {} data bytes", view.data().len()),
             ));
         }
-        let data = view
+        let data: Vec<f32> = view
             .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
+        // A NaN or infinity would flow silently into every output: refuse it here.
+        if let Some(index) = data.iter().position(|v| !v.is_finite()) {
+            return Err(weights_err(
+                path,
+                format!("tensor '{name}' holds {} at index {index}", data[index]),
+            ));
+        }
         let t = Tensor::new(shape, data)
             .map_err(|e| weights_err(path, format!("tensor '{name}': {e}")))?;
         params.insert(name.to_string(), t);

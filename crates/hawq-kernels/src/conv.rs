@@ -4,9 +4,10 @@
 //! Output rows are output pixels `(b, oy, ox)` in NHWC order, columns are output channels.
 //! Padding reads the activation value 0.
 
+use crate::drive::{drive, drive_rows};
 use crate::epilogue::{Epilogue, OutView, check_matrix};
 use crate::error::KernelError;
-use crate::gemm::{ActIn, ActView, Block, Kernel, drive, qgemm};
+use crate::gemm::{ActIn, ActView, Kernel, qgemm, run_task};
 use crate::isa::Isa;
 use crate::pack::{PackedWeights, WeightBits};
 
@@ -151,8 +152,9 @@ pub fn conv2d_nhwc(
             if m == 0 || geom.out_c == 0 {
                 return Ok(());
             }
-            let k = geom.kernel[0] * geom.kernel[1];
-            drive(m, geom.out_c, k, out, |row0, rows, mut buf, ldc| {
+            // Depthwise reads its input directly: blocks of rows, two per thread, are the cut.
+            let rows = m.div_ceil(2 * rayon::current_num_threads()).clamp(8, 512);
+            drive_rows(m, geom.out_c, rows, out, |row0, rows, buf, ldc| {
                 crate::depthwise::depthwise_rows(
                     geom,
                     (oh, ow),
@@ -162,7 +164,7 @@ pub fn conv2d_nhwc(
                     epi,
                     row0,
                     rows,
-                    &mut buf,
+                    buf,
                     ldc,
                 )
             });
@@ -204,11 +206,10 @@ pub fn conv2d_nhwc(
                 )?;
                 let out_g = OutView { data: out.data.tail(g * cout_g), row_stride: out.row_stride };
                 let k = b.k();
-                drive(m, cout_g, k, out_g, |row0, rows, mut buf, ldc| {
-                    let mut a = vec![0u8; rows * k];
-                    im2col(geom, (oh, ow), bytes, g * cin_g, cin_g, row0, &mut a);
-                    let job = Block { a: &a, signed, lda: k, rows, row0, b, epi: &epi_g, fast };
-                    kernel.gemm_block(&job, &mut buf, ldc);
+                drive(m, cout_g, k, out_g, |t, buf, ldc| {
+                    let mut a = vec![0u8; t.rows * k];
+                    im2col(geom, (oh, ow), bytes, g * cin_g, cin_g, t.row0, &mut a);
+                    run_task(kernel, t, &a, signed, k, b, &epi_g, fast, buf, ldc);
                 });
             }
             Ok(())

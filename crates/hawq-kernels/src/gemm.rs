@@ -1,10 +1,10 @@
-//! The quantized GEMM entry point, the per-ISA kernel selection and the row-parallel driver.
+//! The quantized GEMM entry point and the per-ISA kernel selection.
 
+use crate::drive::{Task, drive};
 use crate::epilogue::{Epilogue, OutBuf, OutView, check_matrix};
 use crate::error::KernelError;
 use crate::isa::Isa;
-use crate::pack::PackedWeights;
-use rayon::prelude::*;
+use crate::pack::{PANEL_COLS, PackedWeights, PanelsView};
 
 /// Activation elements: unsigned or signed 8-bit.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +57,8 @@ pub(crate) struct Block<'a> {
     pub rows: usize,
     /// Global index of the block's first row (for the residual).
     pub row0: usize,
-    /// Weights.
-    pub b: &'a PackedWeights,
+    /// The weight panels this block multiplies by (column 0 = the block's first column).
+    pub b: PanelsView<'a>,
     /// Epilogue (validated for the whole output).
     pub epi: &'a Epilogue<'a>,
     /// All shifts in 1..=62, so the vector epilogue applies.
@@ -106,8 +106,9 @@ impl Kernel {
 
 /// `out = epilogue(A · B)`: A is `a.rows × K` (K = `b.k()`), B the packed K×N weights.
 ///
-/// Runs on the current rayon pool, split over blocks of rows (use `ThreadPool::install` to pick
-/// the thread count); results are identical for every ISA and thread count.
+/// Runs on the current rayon pool, split over blocks of rows, or over column panels when there
+/// are few rows (use `ThreadPool::install` to pick the thread count); results are identical for
+/// every ISA and thread count.
 pub fn qgemm(
     isa: Isa,
     a: &ActView<'_>,
@@ -126,53 +127,31 @@ pub fn qgemm(
     }
     let (bytes, signed) = a.data.bytes();
     let lda = a.row_stride;
-    drive(m, n, k, out, |row0, rows, mut chunk, ldc| {
+    drive(m, n, k, out, |t, chunk, ldc| {
         // K = 0 may come with an empty A; the kernels then read no bytes.
-        let a_rows = bytes.get(row0 * lda..).unwrap_or(&[]);
-        let job = Block { a: a_rows, signed, lda, rows, row0, b, epi, fast };
-        kernel.gemm_block(&job, &mut chunk, ldc);
+        let a_rows = bytes.get(t.row0 * lda..).unwrap_or(&[]);
+        run_task(kernel, t, a_rows, signed, lda, b, epi, fast, chunk, ldc);
     });
     Ok(())
 }
 
-/// Rows per parallel block: about 64 KiB of A, a multiple of 8, and enough blocks to share.
-pub(crate) fn block_rows(m: usize, k: usize) -> usize {
-    let by_cache = (65536 / k.max(1)).clamp(8, 512);
-    let by_threads = m.div_ceil(2 * rayon::current_num_threads()).max(8);
-    by_cache.min(by_threads).div_ceil(8) * 8
-}
-
-/// Splits a validated `m`-row output into row blocks and runs `f(row0, rows, block_out, ldc)` on
-/// each, in parallel on the current rayon pool.
-pub(crate) fn drive<F>(m: usize, n: usize, k: usize, out: OutView<'_>, f: F)
-where
-    F: Fn(usize, usize, OutBuf<'_>, usize) + Sync,
-{
-    let chunk = block_rows(m, k);
-    let ldc = out.row_stride;
-    // Caller validated the buffer, so `(m−1)·ldc + n` elements exist; trimming to at most m rows
-    // makes the number of chunks exactly ⌈m / chunk⌉.
-    let span = (m * ldc).min((m - 1) * ldc + n.max(1));
-    // Saturating: a block may be taller than m, and then one chunk takes everything.
-    let step = chunk.saturating_mul(ldc);
-    let run = |idx: usize, buf: OutBuf<'_>| {
-        let row0 = idx * chunk;
-        f(row0, chunk.min(m - row0), buf, ldc)
-    };
-    match out.data {
-        OutBuf::U8(s) => split(&mut s[..span], step, |i, c| run(i, OutBuf::U8(c))),
-        OutBuf::I8(s) => split(&mut s[..span], step, |i, c| run(i, OutBuf::I8(c))),
-        OutBuf::I16(s) => split(&mut s[..span], step, |i, c| run(i, OutBuf::I16(c))),
-        OutBuf::I32(s) => split(&mut s[..span], step, |i, c| run(i, OutBuf::I32(c))),
-        // ldc is even for u4 (validated), so row blocks start on byte boundaries.
-        OutBuf::U4(s) => split(&mut s[..span.div_ceil(2)], step / 2, |i, c| run(i, OutBuf::U4(c))),
-    }
-}
-
-fn split<T: Send>(s: &mut [T], len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    if s.len() <= len {
-        f(0, s);
-    } else {
-        s.par_chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
-    }
+/// Runs one task of a validated GEMM: its rows of `a` (row 0 = the task's first row) times
+/// panels `t.p0..t.p1` of `b`; `out` starts at the task's first row and column.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_task(
+    kernel: Kernel,
+    t: Task,
+    a: &[u8],
+    signed: bool,
+    lda: usize,
+    b: &PackedWeights,
+    epi: &Epilogue<'_>,
+    fast: bool,
+    out: &mut OutBuf<'_>,
+    ldc: usize,
+) {
+    let view = b.panel_range(t.p0, t.p1);
+    let cols = epi.columns(t.p0 * PANEL_COLS, view.n());
+    let job = Block { a, signed, lda, rows: t.rows, row0: t.row0, b: view, epi: &cols, fast };
+    kernel.gemm_block(&job, out, ldc);
 }

@@ -38,6 +38,7 @@ mod avx2;
 mod avx512vnni;
 mod conv;
 mod depthwise;
+mod drive;
 mod epilogue;
 mod error;
 mod gemm;

@@ -162,14 +162,57 @@ impl PackedWeights {
     }
     /// The weight `b[kk, nn]`, or `None` outside K×N.
     pub fn get(&self, kk: usize, nn: usize) -> Option<i8> {
-        (kk < self.k && nn < self.n).then(|| self.data[offset(self.k4(), kk, nn)])
+        self.view().get(kk, nn)
+    }
+    /// Number of panels.
+    pub(crate) fn panels(&self) -> usize {
+        self.n.div_ceil(PANEL_COLS)
+    }
+    /// All panels, as the kernels see them.
+    pub(crate) fn view(&self) -> PanelsView<'_> {
+        self.panel_range(0, self.panels())
+    }
+    /// Panels `p0..p1` (`p0 < p1 ≤ panels`) as a matrix of their own: columns `32·p0..`.
+    pub(crate) fn panel_range(&self, p0: usize, p1: usize) -> PanelsView<'_> {
+        let len = self.k.div_ceil(K_GROUP) * PANEL_COLS * K_GROUP;
+        PanelsView {
+            n: self.n.min(p1 * PANEL_COLS) - p0 * PANEL_COLS,
+            k: self.k,
+            data: &self.data[p0 * len..p1 * len],
+            neg128_colsum: &self.neg128_colsum[p0 * PANEL_COLS..p1 * PANEL_COLS],
+        }
+    }
+}
+
+/// A borrowed run of whole panels: what one kernel call multiplies by. Column 0 of the view is
+/// the first column of its first panel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PanelsView<'a> {
+    n: usize,
+    k: usize,
+    data: &'a [i8],
+    neg128_colsum: &'a [i32],
+}
+
+impl<'a> PanelsView<'a> {
+    /// Columns in the view.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+    /// Reduction length.
+    pub(crate) fn k(&self) -> usize {
+        self.k
     }
     /// Number of 4-groups along K (K rounded up).
     pub(crate) fn k4(&self) -> usize {
         self.k.div_ceil(K_GROUP)
     }
-    /// The packed bytes of panel `p` (K4 groups × 128 bytes).
-    pub(crate) fn panel(&self, p: usize) -> &[i8] {
+    /// The weight `b[kk, nn]` of the view, or `None` outside it.
+    pub(crate) fn get(&self, kk: usize, nn: usize) -> Option<i8> {
+        (kk < self.k && nn < self.n).then(|| self.data[offset(self.k4(), kk, nn)])
+    }
+    /// The packed bytes of panel `p` of the view (K4 groups × 128 bytes).
+    pub(crate) fn panel(&self, p: usize) -> &'a [i8] {
         let len = self.k4() * PANEL_COLS * K_GROUP;
         &self.data[p * len..(p + 1) * len]
     }
@@ -178,8 +221,8 @@ impl PackedWeights {
         self.n.div_ceil(PANEL_COLS)
     }
     /// `-128·Σ_k b[k, n]`, padded with zeros to whole panels.
-    pub(crate) fn neg128_colsum(&self) -> &[i32] {
-        &self.neg128_colsum
+    pub(crate) fn neg128_colsum(&self) -> &'a [i32] {
+        self.neg128_colsum
     }
 }
 

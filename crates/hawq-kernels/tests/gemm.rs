@@ -148,3 +148,45 @@ proptest! {
         Problem::random(&mut Lcg(seed), m, n, k, KINDS[kind], extreme).check_all();
     }
 }
+
+/// Batch-1 and small-batch linear layers (M = 1..8) take the GEMV kernel and, with several
+/// threads, the column split: every ISA and thread count equals the scalar reference.
+#[test]
+fn gemv_and_column_split_any_threads() {
+    let mut g = Lcg(21);
+    for (m, n, k) in [(1, 1000, 512), (1, 33, 5), (1, 97, 131), (2, 250, 64), (8, 130, 300)] {
+        for kind in KINDS {
+            let extreme = g.next().is_multiple_of(3);
+            let p = Problem::random(&mut g, m, n, k, kind, extreme);
+            let b = p.pack();
+            let want = p.naive();
+            for isa in isas() {
+                for t in 1..=3 {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+                    assert_eq!(
+                        pool.install(|| p.run(isa, &b)),
+                        want,
+                        "{isa} t={t} m={m} n={n} k={k} {kind:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Big layers are split over rows with 2 and 3 threads; residuals and i8 activations included.
+#[test]
+fn row_split_big_layers_any_threads() {
+    let mut g = Lcg(23);
+    for (m, n, k) in [(300, 64, 72), (97, 40, 1200)] {
+        let p = Problem::random(&mut g, m, n, k, Kind::I8, false);
+        let b = p.pack();
+        let want = p.naive();
+        for isa in isas() {
+            for t in 1..=3 {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+                assert_eq!(pool.install(|| p.run(isa, &b)), want, "{isa} t={t} m={m}");
+            }
+        }
+    }
+}

@@ -84,6 +84,9 @@ pub enum OnnxError {
     /// The IR graph cannot be written as ONNX.
     #[error("export: {0}")]
     Export(String),
+    /// The integer model handed to the QDQ writer fails its own validation.
+    #[error("integer model is invalid: {0}")]
+    InvalidQModel(#[source] hawq_engine::EngineError),
 }
 
 fn domain_suffix(domain: &str) -> String {

@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// ONNX IR version that goes with an opset (from the ONNX versioning table).
-fn ir_version(opset: i64) -> i64 {
+pub(crate) fn ir_version(opset: i64) -> i64 {
     match opset {
         ..=11 => 6,
         12..=14 => 7,
@@ -29,27 +29,27 @@ fn ir_version(opset: i64) -> i64 {
     }
 }
 
-fn attr(name: &str, kind: AttributeType) -> AttributeProto {
+pub(crate) fn attr(name: &str, kind: AttributeType) -> AttributeProto {
     AttributeProto { name: Some(name.into()), r#type: Some(kind as i32), ..Default::default() }
 }
 
-fn attr_int(name: &str, v: i64) -> AttributeProto {
+pub(crate) fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { i: Some(v), ..attr(name, AttributeType::Int) }
 }
 
-fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
+pub(crate) fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
     AttributeProto {
         ints: v.iter().map(|&x| x as i64).collect(),
         ..attr(name, AttributeType::Ints)
     }
 }
 
-fn attr_float(name: &str, v: f32) -> AttributeProto {
+pub(crate) fn attr_float(name: &str, v: f32) -> AttributeProto {
     AttributeProto { f: Some(v), ..attr(name, AttributeType::Float) }
 }
 
 /// A FLOAT initializer with little-endian raw data.
-fn float_init(name: &str, t: &Tensor) -> TensorProto {
+pub(crate) fn float_init(name: &str, t: &Tensor) -> TensorProto {
     TensorProto {
         name: Some(name.into()),
         dims: t.shape().iter().map(|&d| d as i64).collect(),
@@ -71,7 +71,7 @@ fn int64_init(name: &str, values: &[i64]) -> TensorProto {
 }
 
 /// A FLOAT tensor value info with `N` for the batch dimension.
-fn value_info(name: &str, shape: &Shape) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, shape: &Shape) -> ValueInfoProto {
     let dim = shape
         .dims()
         .iter()
@@ -334,7 +334,11 @@ pub fn float_model(graph: &Graph, opset: i64) -> Result<ModelProto> {
 /// Writes `graph` as a float ONNX model to `path` (a temporary file renamed into place, so a
 /// reader never sees a half-written model).
 pub fn export_float(graph: &Graph, path: &Path, opset: i64) -> Result<()> {
-    let bytes = float_model(graph, opset)?.encode_to_vec();
+    write_atomic(path, &float_model(graph, opset)?.encode_to_vec())
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it and renames it into place.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| OnnxError::Io { path: path.display().to_string(), source };
     let file_name = path
         .file_name()
@@ -343,7 +347,7 @@ pub fn export_float(graph: &Graph, path: &Path, opset: i64) -> Result<()> {
         path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };

@@ -10,6 +10,10 @@
 //!   opset; nothing is half-imported.
 //! - [`export_float`]: the IR back to a standard float ONNX model with a dynamic batch
 //!   dimension `N` (used to produce fixtures and to compare against ONNX Runtime).
+//! - [`export_qdq`] / [`qdq_model`]: a hawq integer model ([`hawq_engine::QModel`]) as an ONNX
+//!   QDQ model (opset 21: `QuantizeLinear`/`DequantizeLinear` around float ops, INT8/INT4
+//!   per-channel weights, INT32 biases); the mapping and its numeric differences from hawq's
+//!   integer engine are in docs/EXPORT.md.
 //!
 //! Protobuf bindings are generated from the vendored official `onnx.proto` and checked in
 //! ([`pb`]); the build needs no protobuf compiler.
@@ -36,6 +40,7 @@ mod export;
 pub mod fold;
 mod import;
 pub mod pb;
+mod qdq;
 
 mod attrs;
 mod ops;
@@ -44,3 +49,4 @@ mod tensor_data;
 pub use error::{NodeRef, OnnxError, Result};
 pub use export::{export_float, float_model};
 pub use import::{Imported, OPSET_RANGE, import_bytes, import_file, import_model};
+pub use qdq::{QDQ_OPSET, export_qdq, qdq_model};

@@ -55,3 +55,21 @@ fn export_is_atomic_and_overwrites() {
     assert!(err.to_string().contains("missing-dir"), "{err}");
     assert!(export_float(&g, &path, 10).is_err());
 }
+
+#[test]
+fn decoded_weights_borrow_the_file_buffer() {
+    // `import_bytes` decodes from one `Bytes` buffer; prost then slices every `raw_data` out of
+    // it instead of copying, so a model file is held once (plus the decoded f32 parameters).
+    let dir = scratch("borrow");
+    let path = dir.join("m.onnx");
+    export_float(&graphs::small_cnn(7), &path, 17).unwrap();
+    let buf = bytes::Bytes::from(std::fs::read(&path).unwrap());
+    let range = buf.as_ptr_range();
+    let model = <hawq_onnx::pb::ModelProto as prost::Message>::decode(buf.clone()).unwrap();
+    let inits = model.graph.unwrap().initializer;
+    assert!(!inits.is_empty());
+    for t in inits {
+        let raw = t.raw_data.as_ref().unwrap();
+        assert!(range.contains(&raw.as_ptr()), "'{}' was copied out of the buffer", t.name());
+    }
+}

@@ -8,4 +8,6 @@ mod errors;
 mod export_roundtrip;
 mod import_patterns;
 mod mutation;
+mod qdq;
+mod torch_fixtures;
 mod zoo;

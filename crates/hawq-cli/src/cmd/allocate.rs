@@ -14,8 +14,10 @@ pub fn run(
     sweep: Option<usize>,
     ctx: &Context,
 ) -> Result<()> {
-    let text =
-        std::fs::read_to_string(table).with_context(|| format!("reading {}", table.display()))?;
+    // Size capped by HAWQ_MAX_FILE_BYTES, like every other input file.
+    let bytes = hawq_ir::limits::Limits::from_env()?.read_file(table)?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("{}: allocation table is not UTF-8", table.display()))?;
     let t = LayerTable::from_json(&text)
         .with_context(|| format!("{}: invalid allocation table", table.display()))?;
     let parsed = BudgetKind::ALL

@@ -1,6 +1,6 @@
 //! `hawq eval`: top-1 accuracy of a float or integer model on labelled data.
 
-use crate::args::{DataArgs, ModelArgs};
+use crate::args::{DataArgs, EngineKind, ModelArgs};
 use crate::data;
 use crate::model::{self, Loaded};
 use crate::output::Context;
@@ -14,6 +14,8 @@ pub enum Runner<'a> {
     Float(&'a hawq_ir::Graph),
     /// Integer reference engine.
     Int(&'a hawq_engine::QModel),
+    /// Fast integer engine (same integers as the reference), on all CPUs.
+    Fast(&'a hawq_engine::fast::Plan),
 }
 
 impl Runner<'_> {
@@ -22,6 +24,7 @@ impl Runner<'_> {
         Ok(match self {
             Runner::Float(g) => hawq_ir::interp::run(g, std::slice::from_ref(x))?.remove(0),
             Runner::Int(m) => hawq_engine::reference::run(m, x)?.logits,
+            Runner::Fast(p) => p.run(x, 0)?.logits,
         })
     }
 }
@@ -57,13 +60,20 @@ pub fn accuracy(
 }
 
 /// Runs the command.
-pub fn run(args: &ModelArgs, d: &DataArgs, ctx: &Context) -> Result<()> {
+pub fn run(args: &ModelArgs, d: &DataArgs, engine: EngineKind, ctx: &Context) -> Result<()> {
     let ds = data::load(d, Split::Test)?;
     let n = d.limit.unwrap_or(ds.len()).min(ds.len());
     let loaded = model::load(args)?;
-    let (runner, engine) = match &loaded {
-        Loaded::Float(g) => (Runner::Float(g), "fp32"),
-        Loaded::Int(m) => (Runner::Int(m), "integer"),
+    let plan = match (&loaded, engine) {
+        (Loaded::Int(m), EngineKind::Fast) => {
+            Some(hawq_engine::fast::Plan::new(m, hawq_kernels::isa()?)?)
+        }
+        _ => None,
+    };
+    let (runner, engine) = match (&loaded, &plan) {
+        (Loaded::Float(g), _) => (Runner::Float(g), "fp32 reference interpreter".to_string()),
+        (Loaded::Int(_), Some(p)) => (Runner::Fast(p), format!("fast integer engine, {}", p.isa())),
+        (Loaded::Int(m), None) => (Runner::Int(m), "integer reference engine".to_string()),
     };
     if let Loaded::Float(g) = &loaded
         && g.inputs[0].shape.matches(&[1, ds.shape[0], ds.shape[1], ds.shape[2]]).is_none()

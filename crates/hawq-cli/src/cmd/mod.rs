@@ -1,11 +1,15 @@
 //! One module per subcommand.
 
 mod allocate;
+mod bench;
 mod compare;
 mod eval;
+mod export;
 mod inspect;
 mod quantize;
 mod run;
+pub mod sensitivity;
+mod train;
 
 use crate::args::Command;
 use crate::output::Context;
@@ -16,28 +20,80 @@ use std::process::ExitCode;
 pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
     match cmd {
         Command::Inspect { model, bits } => inspect::run(&model, bits.as_deref(), ctx),
-        Command::Run { model, input, output, precision } => {
-            run::run(&model, &input, &output, &precision, ctx)
+        Command::Run { model, input, output, precision, engine } => {
+            run::run(&model, &input, &output, &precision, engine, ctx)
         }
-        Command::Quantize { model, data, bits, bits_config, calib, signed_activations, output } => {
-            quantize::run(
-                &quantize::Options {
-                    model,
-                    data,
-                    bits,
-                    bits_config,
-                    calib,
-                    signed_activations,
-                    output,
-                },
-                ctx,
-            )
-        }
-        Command::Eval { model, data } => eval::run(&model, &data, ctx),
+        Command::Quantize {
+            model,
+            data,
+            bits,
+            bits_config,
+            calib,
+            signed_activations,
+            qat_epochs,
+            lr,
+            distill,
+            threads,
+            output,
+        } => quantize::run(
+            &quantize::Options {
+                model,
+                data,
+                bits,
+                bits_config,
+                calib,
+                signed_activations,
+                qat: quantize::QatOptions { epochs: qat_epochs, lr, distill, threads },
+                output,
+            },
+            ctx,
+        ),
+        Command::Eval { model, data, engine } => eval::run(&model, &data, engine, ctx),
+        Command::Bench { model, batch, threads, precision, config, reps, warmup } => bench::run(
+            &bench::Options { model, batch, threads, precision, config, reps, warmup },
+            ctx,
+        ),
         Command::Allocate { table, size, bops, latency, pareto } => {
             allocate::run(&table, [size, bops, latency], pareto, ctx)
         }
+        Command::Train { model, data, epochs, lr, threads, augment, resume, output } => train::run(
+            &train::Options { model, data, epochs, lr, threads, augment, resume, output },
+            ctx,
+        ),
+        Command::Export { model, onnx, opset } => export::run(&model, &onnx, opset, ctx),
         Command::Compare { model, quantized, data } => compare::run(&model, &quantized, &data, ctx),
+        Command::Sensitivity {
+            model,
+            data,
+            inputs,
+            labels,
+            samples,
+            probes,
+            tol,
+            method,
+            precision,
+            batch,
+            threads,
+            no_cache,
+            output,
+        } => sensitivity::run(
+            &sensitivity::Options {
+                model,
+                data,
+                inputs,
+                labels,
+                samples,
+                probes,
+                tol,
+                method,
+                precision,
+                batch,
+                threads,
+                no_cache,
+                output,
+            },
+            ctx,
+        ),
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
-//! `hawq quantize`: float model → integer-only `.hawq` model (post-training calibration and
-//! lowering; the QAT and ILP stages plug in here as they land).
+//! `hawq quantize`: float model → integer-only `.hawq` model (post-training calibration, optional
+//! quantization-aware training evaluated on the integer engine, lowering).
 
 use super::eval::{Runner, accuracy};
 use crate::args::{DataArgs, ModelArgs};
@@ -11,7 +11,9 @@ use hawq_data::Split;
 use hawq_engine::calibrate::Calibrator;
 use hawq_engine::{LowerConfig, lower};
 use hawq_ir::{Graph, Op};
-use hawq_quant::observer::ObserverKind;
+use hawq_quant::observer::{DEFAULT_MOMENTUM, ObserverKind};
+use hawq_train::Progress;
+use hawq_train::qat::{Distill, EvalEngine, Qat, QatConfig, QatReport, qat_train_with_progress};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -29,8 +31,22 @@ pub struct Options {
     pub calib: usize,
     /// Signed 8-bit activations (reference-compatible).
     pub signed_activations: bool,
+    /// Quantization-aware training.
+    pub qat: QatOptions,
     /// Output path.
     pub output: PathBuf,
+}
+
+/// Quantization-aware training settings of `hawq quantize`.
+pub struct QatOptions {
+    /// Epochs over the train split (0: post-training quantization only).
+    pub epochs: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Distil from the float model.
+    pub distill: bool,
+    /// Threads.
+    pub threads: usize,
 }
 
 /// Weight names of the first and last conv/linear layers, in execution order.
@@ -76,7 +92,8 @@ pub fn bit_config(
 
 /// Runs the command.
 pub fn run(o: &Options, ctx: &Context) -> Result<()> {
-    let mut g = model::load_float(&o.model)?;
+    let float = model::load_float(&o.model)?;
+    let mut g = float.clone();
     hawq_ir::passes::simplify(&mut g)?;
     let cfg = bit_config(&g, &o.bits, o.bits_config.as_deref(), o.signed_activations)?;
     ctx.detail(format!("bits: default {}, per layer {:?}", cfg.default_bits, cfg.bits));
@@ -94,12 +111,17 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
         pb.inc(len);
     }
     pb.finish_and_clear();
-    let qm = lower(&g, &cal.ranges(), &cfg)?;
-    hawq_engine::format::save(&qm, &o.output)
-        .with_context(|| format!("writing {}", o.output.display()))?;
-
     let test = data::load(&o.data, Split::Test)?;
     let n = o.data.limit.unwrap_or(test.len()).min(test.len());
+    let (qm, qat_report) = if o.qat.epochs > 0 {
+        let eval_set = test.subset(&(0..n).collect::<Vec<_>>())?;
+        let (qm, report) = run_qat(o, &float, &cal.ranges(), &cfg, &train, &eval_set, ctx)?;
+        (qm, Some(report))
+    } else {
+        (lower(&g, &cal.ranges(), &cfg)?, None)
+    };
+    hawq_engine::format::save(&qm, &o.output)
+        .with_context(|| format!("writing {}", o.output.display()))?;
     let (fp, fp_pred) = accuracy(&Runner::Float(&g), &test, n, o.data.batch, ctx, "eval fp32")?;
     let (q, q_pred) = accuracy(&Runner::Int(&qm), &test, n, o.data.batch, ctx, "eval int")?;
     let agree =
@@ -111,7 +133,11 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
         crate::outln!(
             "{}",
             serde_json::json!({"output": o.output, "images": n, "fp32_top1": fp, "int_top1": q, "agreement": agree,
-                               "weight_size_mb": size_mb, "layers": qm.layers().count(), "layers_4bit": n4})
+                               "weight_size_mb": size_mb, "layers": qm.layers().count(), "layers_4bit": n4,
+                               "qat": qat_report.as_ref().map(|r| serde_json::json!({
+                                   "epochs": r.epochs.len(), "ptq_int_top1": r.initial_accuracy,
+                                   "epoch_seconds": r.epoch_seconds,
+                                   "epoch_test_top1": r.epochs.iter().map(|e| e.test_accuracy).collect::<Vec<_>>()}))})
         );
     } else {
         let mut t = Table::new(&["model", "top-1 %", "weights MB", "layers (4-bit)"]);
@@ -121,8 +147,20 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
             "-".into(),
             "-".into(),
         ]);
+        if let Some(r) = &qat_report {
+            t.row(vec![
+                format!("integer PTQ ({})", o.bits),
+                format!("{:.2}", r.initial_accuracy * 100.0),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+        let label = match &qat_report {
+            Some(r) => format!("integer QAT ({}, {} epochs)", o.bits, r.epochs.len()),
+            None => format!("integer ({})", o.bits),
+        };
         t.row(vec![
-            format!("integer ({})", o.bits),
+            label,
             format!("{:.2}", q * 100.0),
             format!("{size_mb:.3}"),
             format!("{} ({n4})", qm.layers().count()),
@@ -135,4 +173,54 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Quantization-aware training of `float` from the calibration `ranges`, evaluated on the
+/// integer engine after every epoch; returns the final integer model.
+fn run_qat(
+    o: &Options,
+    float: &Graph,
+    ranges: &hawq_engine::Ranges,
+    cfg: &LowerConfig,
+    train: &hawq_data::Dataset,
+    test: &hawq_data::Dataset,
+    ctx: &Context,
+) -> Result<(hawq_engine::QModel, QatReport)> {
+    let mut qat = Qat::new(float, ranges, cfg, DEFAULT_MOMENTUM)?;
+    if o.qat.distill {
+        qat = qat.with_teacher(float)?;
+    }
+    let mut qcfg = QatConfig::new(o.qat.epochs, o.qat.lr);
+    qcfg.batch_size = o.data.batch;
+    qcfg.threads = o.qat.threads.max(1);
+    qcfg.seed = o.model.seed;
+    qcfg.distill = o.qat.distill.then(Distill::default);
+    qcfg.engine = EvalEngine::Fast;
+    let steps = train.len().div_ceil(qcfg.batch_size) as u64;
+    let pb = ctx.progress(steps * o.qat.epochs as u64, "qat");
+    let report = qat_train_with_progress(&mut qat, train, test, &qcfg, &mut |p: &Progress| {
+        match p {
+            Progress::Step { loss, .. } => {
+                pb.inc(1);
+                pb.set_message(format!("loss {loss:.3}"));
+            }
+            Progress::Epoch(e) => {
+                let line = format!(
+                    "qat epoch {:>3}: train loss {:.4}, fake-quant train acc {:.2}%, integer test acc {:.2}%, {:.0} img/s",
+                    e.epoch + 1,
+                    e.train_loss,
+                    e.train_accuracy * 100.0,
+                    e.test_accuracy * 100.0,
+                    e.images_per_second
+                );
+                if pb.is_hidden() {
+                    ctx.note(&line);
+                } else {
+                    pb.println(&line);
+                }
+            }
+        }
+    })?;
+    pb.finish_and_clear();
+    Ok((qat.to_qmodel()?, report))
 }

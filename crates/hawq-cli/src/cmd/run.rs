@@ -1,6 +1,6 @@
 //! `hawq run MODEL --input X.npy --output Y.npy`: float outputs of a model on a batch.
 
-use crate::args::ModelArgs;
+use crate::args::{EngineKind, ModelArgs};
 use crate::model::{self, Loaded};
 use crate::output::Context;
 use anyhow::{Context as _, Result, bail};
@@ -13,6 +13,7 @@ pub fn run(
     input: &Path,
     output: &Path,
     precision: &str,
+    engine: EngineKind,
     ctx: &Context,
 ) -> Result<()> {
     let loaded = model::load(args)?;
@@ -28,9 +29,16 @@ pub fn run(
         (Loaded::Float(_), p) => bail!(
             "--precision {p}: a float model runs only at fp32 (quantize it first: hawq quantize)"
         ),
-        (Loaded::Int(m), "auto" | "int") => {
-            (hawq_engine::reference::run(&m, &x)?.logits, "integer engine (dequantized output)")
-        }
+        (Loaded::Int(m), "auto" | "int") => match engine {
+            EngineKind::Reference => (
+                hawq_engine::reference::run(&m, &x)?.logits,
+                "integer reference engine (dequantized output)",
+            ),
+            EngineKind::Fast => {
+                let plan = hawq_engine::fast::Plan::new(&m, hawq_kernels::isa()?)?;
+                (plan.run(&x, 0)?.logits, "fast integer engine (dequantized output)")
+            }
+        },
         (Loaded::Int(_), p) => {
             bail!("--precision {p}: a .hawq model holds only integer weights; use --precision int")
         }

@@ -1,6 +1,7 @@
 //! Integration tests of hawq-data (one binary, ripgrep-style): file formats, the committed
 //! Fashion-MNIST subset, image folders, shuffling, augmentation and batching.
 
+mod bytes;
 mod fmnist;
 mod folder;
 mod idx;

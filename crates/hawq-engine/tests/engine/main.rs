@@ -1,5 +1,6 @@
 //! Integration tests of the integer core: lowering, the reference engine, the `.hawq` file.
 
 mod common;
+mod fast;
 mod file;
 mod small;

@@ -14,6 +14,7 @@ use crate::pb::{GraphProto, ModelProto, ValueInfoProto};
 use crate::tensor_data::{MAX_ELEMENTS, dtype_name};
 use bytes::Bytes;
 use context::{Importer, NodeView, Value};
+use hawq_ir::limits::{LimitError, Limits};
 use hawq_ir::{Dim, Graph, Shape, ValueInfo};
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -35,8 +36,12 @@ pub struct Imported {
 
 /// Reads and imports an `.onnx` file.
 pub fn import_file(path: &Path) -> Result<Imported> {
-    let bytes = std::fs::read(path)
-        .map_err(|source| OnnxError::Io { path: path.display().to_string(), source })?;
+    // File size capped by HAWQ_MAX_FILE_BYTES (hawq_ir::limits) before reading.
+    let limits = Limits::from_env().map_err(|e| OnnxError::Model(e.to_string()))?;
+    let bytes = limits.read_file(path).map_err(|e| match e {
+        LimitError::Io { source, .. } => OnnxError::Io { path: path.display().to_string(), source },
+        other => OnnxError::Model(other.to_string()),
+    })?;
     import_bytes(Bytes::from(bytes))
 }
 

@@ -117,6 +117,39 @@ pub fn ort_run(model: &Path, inputs: &[Tensor]) -> Vec<Tensor> {
     outs.iter().map(|p| read_npy(p)).collect()
 }
 
+/// Runs ONNX Runtime on a QDQ `model` for one input; returns the integers every
+/// `QuantizeLinear` wrote, in node order, as exact float32 tensors (`tests/ort_values.py`).
+pub fn ort_values(model: &Path, x: &Tensor) -> Vec<Tensor> {
+    let dir = model.parent().unwrap();
+    let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+    let inp = dir.join(format!("{stem}.values_in.npy"));
+    write_npy(&inp, x);
+    let prefix = dir.join(format!("{stem}.value"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ort_values.py");
+    let python = std::env::var("HAWQ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let result = Command::new(&python)
+        .arg(&script)
+        .arg(model)
+        .arg(&inp)
+        .arg(&prefix)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e} (HAWQ_SKIP_ORT=1 skips)"));
+    assert!(
+        result.status.success(),
+        "ONNX Runtime failed on {}:\n{}",
+        model.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let mut out = Vec::new();
+    loop {
+        let p = dir.join(format!("{stem}.value{}.npy", out.len()));
+        if !p.is_file() {
+            return out;
+        }
+        out.push(read_npy(&p));
+    }
+}
+
 /// Max absolute difference over the reference's max magnitude.
 pub fn rel_err(got: &Tensor, want: &Tensor) -> f32 {
     assert_eq!(got.shape(), want.shape(), "output shapes differ");
