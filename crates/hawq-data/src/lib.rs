@@ -46,12 +46,16 @@ pub use fmnist::{
     load_fmnist_full, load_fmnist_subset,
 };
 pub use idx::{
-    IdxImages, IdxLimits, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_images_with, read_idx_labels,
-    read_idx_labels_with, write_idx_images, write_idx_labels,
+    IdxImages, IdxLimits, parse_idx_images, parse_idx_labels, read_idx_images,
+    read_idx_images_with, read_idx_labels, read_idx_labels_with, write_idx_images,
+    write_idx_labels,
 };
-pub use image_folder::{FolderListing, decode_image, ImageFolderConfig, list_image_folder, load_image_folder};
+pub use image_folder::{
+    FolderListing, ImageFolderConfig, decode_image, list_image_folder, load_image_folder,
+};
 pub use loader::{Batches, LoaderConfig, epoch_batches};
 pub use npy::{
-    NpyArray, NpyData, NpyDtype, parse_npy, read_npy, read_npy_f32, read_npy_labels, write_npy, write_npy_f32,
+    NpyArray, NpyData, NpyDtype, parse_npy, read_npy, read_npy_f32, read_npy_labels, write_npy,
+    write_npy_f32,
 };
 pub use rng::{epoch_seed, seeded_rng, shuffled_indices};

@@ -27,14 +27,19 @@ fn samples(n: usize, item: usize) -> Vec<f32> {
     (0..n * item).map(|i| ((i as f32) * 0.377 + 0.1).sin() * 1.5).collect()
 }
 
-fn write_tensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Result<(), Box<dyn Error>> {
+fn write_tensors(
+    path: &Path,
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) -> Result<(), Box<dyn Error>> {
     let bytes: BTreeMap<&String, Vec<u8>> = tensors
         .iter()
         .map(|(k, (_, v))| (k, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
         .collect();
     let views = tensors
         .iter()
-        .map(|(k, (shape, _))| Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), &bytes[k])?)))
+        .map(|(k, (shape, _))| {
+            Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), &bytes[k])?))
+        })
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     safetensors::serialize_to_file(views, None, path)?;
     Ok(())
@@ -43,7 +48,9 @@ fn write_tensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [arch, shape, n, out, rest @ ..] = args.as_slice() else {
-        return Err("usage: hessian_export ARCH CxHxW SAMPLES OUTDIR [--classes K] [--time PROBES]".into());
+        return Err(
+            "usage: hessian_export ARCH CxHxW SAMPLES OUTDIR [--classes K] [--time PROBES]".into(),
+        );
     };
     let (mut classes, mut time_probes) = (None, None);
     for pair in rest.chunks(2) {
@@ -57,7 +64,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let [c, h, w] = dims[..] else { return Err("shape must be CxHxW".into()) };
     let n: usize = n.parse()?;
     let mut opts = hawq_zoo::ZooOptions::for_model(arch)?;
-    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) = (c, h, w, SEED, true);
+    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) =
+        (c, h, w, SEED, true);
     if let Some(k) = classes {
         opts.num_classes = k;
     }
@@ -78,10 +86,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         "zoo_seed": SEED, "input": graph.inputs[0].name, "outputs": graph.outputs, "nodes": nodes,
     });
     std::fs::write(out.join("graph.json"), serde_json::to_string_pretty(&meta)?)?;
-    let params = graph.params.iter().map(|(k, t)| (k.clone(), (t.shape().to_vec(), t.data().to_vec()))).collect();
+    let params = graph
+        .params
+        .iter()
+        .map(|(k, t)| (k.clone(), (t.shape().to_vec(), t.data().to_vec())))
+        .collect();
     write_tensors(&out.join("params.safetensors"), &params)?;
     let x = samples(n, c * h * w);
-    write_tensors(&out.join("input.safetensors"), &BTreeMap::from([("input".to_string(), (vec![n, c, h, w], x.clone()))]))?;
+    write_tensors(
+        &out.join("input.safetensors"),
+        &BTreeMap::from([("input".to_string(), (vec![n, c, h, w], x.clone()))]),
+    )?;
     if let Some(probes) = time_probes {
         time_estimators::<f32>(&graph, &x, n, Some(probes), "f32")?;
         time_estimators::<f64>(&graph, &x, n, None, "f64")?;
@@ -92,7 +107,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [arch, shape, n, out, rest @ ..] = args.as_slice() else {
-        return Err("usage: hessian_export ARCH CxHxW SAMPLES OUTDIR [--classes K] [--time PROBES]".into());
+        return Err(
+            "usage: hessian_export ARCH CxHxW SAMPLES OUTDIR [--classes K] [--time PROBES]".into(),
+        );
     };
     let (mut classes, mut time_probes) = (None, None);
     for pair in rest.chunks(2) {
@@ -106,7 +123,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let [c, h, w] = dims[..] else { return Err("shape must be CxHxW".into()) };
     let n: usize = n.parse()?;
     let mut opts = hawq_zoo::ZooOptions::for_model(arch)?;
-    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) = (c, h, w, SEED, true);
+    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) =
+        (c, h, w, SEED, true);
     if let Some(k) = classes {
         opts.num_classes = k;
     }
@@ -127,10 +145,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         "zoo_seed": SEED, "input": graph.inputs[0].name, "outputs": graph.outputs, "nodes": nodes,
     });
     std::fs::write(out.join("graph.json"), serde_json::to_string_pretty(&meta)?)?;
-    let params = graph.params.iter().map(|(k, t)| (k.clone(), (t.shape().to_vec(), t.data().to_vec()))).collect();
+    let params = graph
+        .params
+        .iter()
+        .map(|(k, t)| (k.clone(), (t.shape().to_vec(), t.data().to_vec())))
+        .collect();
     write_tensors(&out.join("params.safetensors"), &params)?;
     let x = samples(n, c * h * w);
-    write_tensors(&out.join("input.safetensors"), &BTreeMap::from([("input".to_string(), (vec![n, c, h, w], x.clone()))]))?;
+    write_tensors(
+        &out.join("input.safetensors"),
+        &BTreeMap::from([("input".to_string(), (vec![n, c, h, w], x.clone()))]),
+    )?;
     if let [flag, probes] = rest {
         if flag != "--time" {
             return Err(format!("unknown option {flag}").into());
@@ -141,12 +166,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         let start = Instant::now();
         let exact = hessian::exact_traces(&net, &x, n, n, &mut |_| {})?;
         let t_exact = start.elapsed().as_secs_f64();
-        println!("{}", serde_json::json!({"what": "exact", "precision": "f32", "seconds": t_exact, "threads": threads, "layers": exact.len()}));
+        println!(
+            "{}",
+            serde_json::json!({"what": "exact", "precision": "f32", "seconds": t_exact, "threads": threads, "layers": exact.len()})
+        );
         let o = HutchinsonOptions { tol: 0.0, max_probes: probes, chunk: n, ..Default::default() };
         let start = Instant::now();
         let hutch = hessian::hutchinson(&net, &x, n, &o, &mut |_| {})?;
         let t_h = start.elapsed().as_secs_f64();
-        println!("{}", serde_json::json!({"what": "hutchinson", "precision": "f32", "probes": probes, "seconds": t_h, "threads": threads, "layers": hutch.len()}));
+        println!(
+            "{}",
+            serde_json::json!({"what": "hutchinson", "precision": "f32", "probes": probes, "seconds": t_h, "threads": threads, "layers": hutch.len()})
+        );
     }
     Ok(())
 }

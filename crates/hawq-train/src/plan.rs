@@ -435,9 +435,9 @@ impl Plan {
             None => v,
             Some(names) => {
                 let mut read = targets.iter().map(|&(i, k)| self.steps[i].inputs[k]);
-                let first = read.next().ok_or_else(|| {
-                    err(format!("none of the readers {names:?} reads '{value}'"))
-                })?;
+                let first = read
+                    .next()
+                    .ok_or_else(|| err(format!("none of the readers {names:?} reads '{value}'")))?;
                 if read.any(|x| x != first) {
                     return Err(err(format!("readers {names:?} read different copies")));
                 }

@@ -198,8 +198,12 @@ fn run_qat(
     qcfg.engine = EvalEngine::Fast;
     let steps = train.len().div_ceil(qcfg.batch_size) as u64;
     let pb = ctx.progress(steps * o.qat.epochs as u64, "qat");
-    let report = qat_train_with_progress(&mut qat, train, test, &qcfg, &mut |p: &Progress| {
-        match p {
+    let report = qat_train_with_progress(
+        &mut qat,
+        train,
+        test,
+        &qcfg,
+        &mut |p: &Progress| match p {
             Progress::Step { loss, .. } => {
                 pb.inc(1);
                 pb.set_message(format!("loss {loss:.3}"));
@@ -219,8 +223,8 @@ fn run_qat(
                     pb.println(&line);
                 }
             }
-        }
-    })?;
+        },
+    )?;
     pb.finish_and_clear();
     Ok((qat.to_qmodel()?, report))
 }

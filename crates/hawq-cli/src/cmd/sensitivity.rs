@@ -97,7 +97,8 @@ fn load_samples(o: &Options, channels: usize) -> Result<Dataset> {
 }
 
 fn cache_path(key: u64) -> PathBuf {
-    let dir = std::env::var_os("HAWQ_CACHE").map_or_else(|| PathBuf::from(".hawq-cache"), PathBuf::from);
+    let dir =
+        std::env::var_os("HAWQ_CACHE").map_or_else(|| PathBuf::from(".hawq-cache"), PathBuf::from);
     dir.join(format!("sensitivity-{key:016x}.json"))
 }
 
@@ -121,7 +122,14 @@ fn cache_key(g: &hawq_ir::Graph, images: &[f32], o: &Options, method: Option<Met
     h.0
 }
 
-fn compute(g: &hawq_ir::Graph, images: &[f32], n: usize, o: &Options, method: Option<Method>, ctx: &Context) -> Result<LayerTable> {
+fn compute(
+    g: &hawq_ir::Graph,
+    images: &[f32],
+    n: usize,
+    o: &Options,
+    method: Option<Method>,
+    ctx: &Context,
+) -> Result<LayerTable> {
     let cfg = SensitivityConfig {
         method,
         chunk: o.batch.max(1),
@@ -222,7 +230,8 @@ fn render(t: &LayerTable) -> String {
     let mut rows: Vec<&Layer> = t.layers.iter().collect();
     rows.sort_by(|a, b| b.omega(4).unwrap_or(0.0).total_cmp(&a.omega(4).unwrap_or(0.0)));
     let mut table = Table::new(&[
-        "rank", "layer", "params", "MACs", "trace", "stderr", "Δ4", "Δ8", "Ω4", "Ω8", "method", "pin",
+        "rank", "layer", "params", "MACs", "trace", "stderr", "Δ4", "Δ8", "Ω4", "Ω8", "method",
+        "pin",
     ]);
     for (i, l) in rows.iter().enumerate() {
         let d = |b| l.delta.get(&b).map_or("-".into(), |v| sci(*v));

@@ -68,11 +68,11 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
                     e.images_per_second
                 );
                 // A hidden bar (not a terminal, --quiet) drops println: keep logs of background runs.
-            if pb.is_hidden() {
-                ctx.note(&line);
-            } else {
-                pb.println(&line);
-            }
+                if pb.is_hidden() {
+                    ctx.note(&line);
+                } else {
+                    pb.println(&line);
+                }
                 log.push(line);
             }
         },

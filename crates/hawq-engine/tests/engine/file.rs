@@ -58,7 +58,7 @@ fn with_json(m: &hawq_engine::QModel, edit: impl Fn(&mut serde_json::Value)) -> 
     edit(&mut model);
     header["__metadata__"]["hawq"] = serde_json::Value::String(model.to_string());
     let mut h = header.to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -115,11 +115,11 @@ fn corrupt_files_are_typed_errors() {
     expect_file_error(&edited, "geometry that does not match the weight tensor");
     let edited = with_json(&m, |j| {
         for n in j["nodes"].as_array_mut().unwrap() {
-            if let Some(l) = n["op"].get_mut("Layer") {
-                if l["bits"] == 8 {
-                    l["bits"] = 4.into();
-                    break;
-                }
+            if let Some(l) = n["op"].get_mut("Layer")
+                && l["bits"] == 8
+            {
+                l["bits"] = 4.into();
+                break;
             }
         }
     });

@@ -71,11 +71,7 @@ impl Running {
         let d = x - self.mean;
         self.mean += d / self.k as f64;
         self.m2 += d * (x - self.mean);
-        if self.k == 1 {
-            f64::INFINITY
-        } else {
-            (self.mean - prev).abs() / (prev.abs() + 1e-6)
-        }
+        if self.k == 1 { f64::INFINITY } else { (self.mean - prev).abs() / (prev.abs() + 1e-6) }
     }
 
     /// Standard error of the mean, from two samples on.

@@ -54,10 +54,9 @@ pub struct SensitivityTable {
 impl SensitivityTable {
     /// The table as JSON, readable by [`LayerTable::from_json`] and `hawq allocate --table`.
     pub fn to_json(&self) -> Result<String> {
-        self.table.to_json().map_err(|e| TrainError::Config {
-            what: "sensitivity table",
-            detail: e.to_string(),
-        })
+        self.table
+            .to_json()
+            .map_err(|e| TrainError::Config { what: "sensitivity table", detail: e.to_string() })
     }
 }
 
@@ -71,7 +70,9 @@ pub fn perturbation(name: &str, w: &[f32], out_channels: usize, bits: u32) -> Re
         .zip(q.values.chunks(per))
         .zip(&q.scales)
         .flat_map(|((wc, qc), &s)| {
-            wc.iter().zip(qc).map(move |(&x, &v)| (f64::from(v) * f64::from(s) - f64::from(x)).powi(2))
+            wc.iter()
+                .zip(qc)
+                .map(move |(&x, &v)| (f64::from(v) * f64::from(s) - f64::from(x)).powi(2))
         })
         .sum())
 }
@@ -131,9 +132,10 @@ pub fn sensitivity_table<T: Real>(
     let traces = if cfg.threads == 0 {
         run(progress)?
     } else {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| {
-            TrainError::Config { what: "thread pool", detail: e.to_string() }
-        })?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.threads)
+            .build()
+            .map_err(|e| TrainError::Config { what: "thread pool", detail: e.to_string() })?;
         pool.install(|| run(progress))?
     };
     let macs: HashMap<String, u64> = hawq_ir::counters::count_layers(&g)?
@@ -143,9 +145,10 @@ pub fn sensitivity_table<T: Real>(
     let last = traces.len().saturating_sub(1);
     let mut layers = Vec::with_capacity(traces.len());
     for (i, t) in traces.iter().enumerate() {
-        let w = g.params.get(&t.name).ok_or_else(|| TrainError::UnknownParam {
-            name: t.name.clone(),
-        })?;
+        let w = g
+            .params
+            .get(&t.name)
+            .ok_or_else(|| TrainError::UnknownParam { name: t.name.clone() })?;
         let out_channels = w.shape().first().copied().unwrap_or(1);
         let delta = TABLE_BITS
             .iter()

@@ -70,12 +70,13 @@ pub(crate) fn resolve_scales(
     for (v, src) in sites.scales.iter().enumerate() {
         scales[v] = match src {
             ScaleSource::Own(name) => {
-                let (lo, hi) = observers.get(name).and_then(RangeObserver::range).ok_or_else(
-                    || TrainError::Config {
-                        what: "activation ranges",
-                        detail: format!("value '{name}' has no range (calibrate first)"),
-                    },
-                )?;
+                let (lo, hi) =
+                    observers.get(name).and_then(RangeObserver::range).ok_or_else(|| {
+                        TrainError::Config {
+                            what: "activation ranges",
+                            detail: format!("value '{name}' has no range (calibrate first)"),
+                        }
+                    })?;
                 let fmt = sites.formats[v];
                 let scale_fmt = if fmt.bits >= 32 { ActFormat::signed(16) } else { fmt };
                 scale_fmt.scale_for_range(lo, hi)

@@ -220,14 +220,9 @@ impl Qat {
             .forward_hooked(images, batch, Mode::Train { dropout_seed }, &mut hook)
             .and_then(|tape| {
                 let out = match (distill, &teacher) {
-                    (Some(d), Some(t)) => distillation(
-                        tape.logits(),
-                        t,
-                        labels,
-                        classes,
-                        d.alpha,
-                        d.temperature,
-                    )?,
+                    (Some(d), Some(t)) => {
+                        distillation(tape.logits(), t, labels, classes, d.alpha, d.temperature)?
+                    }
                     _ => cross_entropy(tape.logits(), labels, classes)?,
                 };
                 let grads = self.net.backward(&tape, &out.dlogits, BackwardOptions::default())?;

@@ -166,11 +166,5 @@ fn layer_site(
 ) -> Result<LayerSite> {
     let weight = plan.param_index(&l.name)?;
     let bias = plan.params().iter().position(|p| p.node == node && p.kind == ParamKind::Bias);
-    Ok(LayerSite {
-        weight,
-        bias,
-        out_channels: l.geom.out_channels,
-        bits: l.bits,
-        input,
-    })
+    Ok(LayerSite { weight, bias, out_channels: l.geom.out_channels, bits: l.bits, input })
 }

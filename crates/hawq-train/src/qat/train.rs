@@ -128,10 +128,9 @@ pub fn qat_train_with_progress(
         .num_threads(cfg.threads)
         .build()
         .map_err(|e| TrainError::Config { what: "threads", detail: e.to_string() })?;
-    let evaluate =
-        |q: &Qat| -> Result<f64> {
-            Ok(q.evaluate(test_set, cfg.eval_batch_size, cfg.engine, cfg.threads)?.accuracy)
-        };
+    let evaluate = |q: &Qat| -> Result<f64> {
+        Ok(q.evaluate(test_set, cfg.eval_batch_size, cfg.engine, cfg.threads)?.accuracy)
+    };
     let mut sgd = Sgd::new(cfg.sgd, qat.network());
     let loader = LoaderConfig::train(cfg.batch_size, cfg.augment.clone());
     let mut report = QatReport {

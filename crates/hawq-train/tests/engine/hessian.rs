@@ -4,9 +4,7 @@
 
 use crate::common::{Builder, Rng, conv_cfg, rel_err};
 use hawq_ir::{Activation, Graph, MaxPool, Op};
-use hawq_train::hessian::{
-    self, HessianProgress, HutchinsonOptions, Method, SensitivityConfig,
-};
+use hawq_train::hessian::{self, HessianProgress, HutchinsonOptions, Method, SensitivityConfig};
 use hawq_train::{BackwardOptions, Network, cross_entropy};
 
 /// 6 inputs → 5 (ReLU) → 4 classes.
@@ -20,9 +18,16 @@ fn mlp() -> Graph {
 /// conv3×3 (ReLU) → BN → max-pool → conv3×3 (ReLU) → global pool → linear, 3 classes.
 fn cnn() -> Graph {
     let mut b = Builder::new(2, 4, 4, 17);
-    let c1 = b.conv("input", conv_cfg(2, 3, [3, 3], [1, 1], [1; 4], [1, 1], 1, Activation::Relu), true);
+    let c1 =
+        b.conv("input", conv_cfg(2, 3, [3, 3], [1, 1], [1; 4], [1, 1], 1, Activation::Relu), true);
     let n = b.bn(&c1, 3);
-    let mp = MaxPool { kernel: [2, 2], stride: [2, 2], pads: [0; 4], dilation: [1, 1], ceil_mode: false };
+    let mp = MaxPool {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pads: [0; 4],
+        dilation: [1, 1],
+        ceil_mode: false,
+    };
     let m = b.op(Op::MaxPool(mp), &[&n]);
     let c2 = b.conv(&m, conv_cfg(3, 4, [3, 3], [1, 1], [1; 4], [1, 1], 1, Activation::Relu), false);
     let g = b.op(Op::GlobalAvgPool, &[&c2]);
@@ -93,7 +98,8 @@ fn check_against_brute_force(graph: &Graph, count: usize) {
     let exact = hessian::exact_traces(&p.net, &p.x, p.count, 4, &mut |_| calls += 1).unwrap();
     let classes = p.net.plan().output_len();
     assert_eq!(calls, count.div_ceil(4) * classes, "one progress call per backward pass");
-    let hopts = HutchinsonOptions { tol: 0.0, max_probes: 2000, seed: 11, chunk: 5, ..Default::default() };
+    let hopts =
+        HutchinsonOptions { tol: 0.0, max_probes: 2000, seed: 11, chunk: 5, ..Default::default() };
     let hutch = hessian::hutchinson(&p.net, &p.x, p.count, &hopts, &mut no_progress).unwrap();
     let layers = weight_indices(&p.net);
     assert_eq!(exact.len(), layers.len());
@@ -147,7 +153,8 @@ fn results_do_not_depend_on_threads_and_follow_the_seed() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let e = hessian::exact_traces(&p.net, &p.x, p.count, 4, &mut no_progress).unwrap();
-            let o = HutchinsonOptions { max_probes: 5, tol: 0.0, seed, chunk: 3, ..Default::default() };
+            let o =
+                HutchinsonOptions { max_probes: 5, tol: 0.0, seed, chunk: 3, ..Default::default() };
             let h = hessian::hutchinson(&p.net, &p.x, p.count, &o, &mut no_progress).unwrap();
             (e, h)
         })
@@ -164,7 +171,8 @@ fn results_do_not_depend_on_threads_and_follow_the_seed() {
 fn hutchinson_stops_on_the_relative_change_rule() {
     let p = problem(&mlp(), 5, 8);
     let mut seen = Vec::new();
-    let o = HutchinsonOptions { max_probes: 500, tol: 0.05, seed: 1, chunk: 5, ..Default::default() };
+    let o =
+        HutchinsonOptions { max_probes: 500, tol: 0.05, seed: 1, chunk: 5, ..Default::default() };
     let h = hessian::hutchinson(&p.net, &p.x, p.count, &o, &mut |q| seen.push(q.done)).unwrap();
     let k = h[0].probes;
     assert!((2..500).contains(&k), "stopped after {k} probes");
@@ -215,7 +223,9 @@ fn sensitivity_table_is_an_allocator_table() {
     assert_eq!(t.table.tie.len(), 2);
     for group in &t.table.tie {
         assert_eq!(group.len(), 2);
-        assert!(group[0].ends_with(".0.conv1.weight") && group[1].ends_with(".0.downsample.0.weight"));
+        assert!(
+            group[0].ends_with(".0.conv1.weight") && group[1].ends_with(".0.downsample.0.weight")
+        );
     }
     // The JSON is exactly an allocator table, and the allocator accepts it.
     let json = t.to_json().unwrap();
@@ -234,5 +244,8 @@ fn sensitivity_table_is_an_allocator_table() {
     // Δ is the squared quantization error of the folded weights.
     let w = folded.params["layer1.0.conv1.weight"].data();
     let d8 = hessian::perturbation("w", w, folded.params["layer1.0.conv1.weight"].shape()[0], 8);
-    assert_eq!(d8.unwrap(), layers.iter().find(|l| l.name == "layer1.0.conv1.weight").unwrap().delta[&8]);
+    assert_eq!(
+        d8.unwrap(),
+        layers.iter().find(|l| l.name == "layer1.0.conv1.weight").unwrap().delta[&8]
+    );
 }

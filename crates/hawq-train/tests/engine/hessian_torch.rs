@@ -9,7 +9,8 @@ use serde_json::Value;
 /// The export's model: zoo ResNet-20, 1×28×28, seed 3, random BN statistics, folded.
 fn folded_resnet20() -> hawq_ir::Graph {
     let mut opts = hawq_zoo::ZooOptions::for_model("resnet20").unwrap();
-    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) = (1, 28, 28, 3, true);
+    (opts.in_channels, opts.height, opts.width, opts.seed, opts.randomize_bn) =
+        (1, 28, 28, 3, true);
     let mut g = hawq_zoo::build("resnet20", &opts).unwrap();
     hawq_ir::passes::simplify(&mut g).unwrap();
     g

@@ -89,7 +89,8 @@ fn folded_and_ranges(f: &Fixture) -> (Graph, Ranges) {
     for start in (0..512).step_by(128) {
         let idx: Vec<usize> = (start..start + 128).collect();
         let part = f.train.subset(&idx).unwrap();
-        let data: Vec<f32> = (0..part.len()).flat_map(|i| part.image(i).unwrap().to_vec()).collect();
+        let data: Vec<f32> =
+            (0..part.len()).flat_map(|i| part.image(i).unwrap().to_vec()).collect();
         cal.observe(&g, &Tensor::new(vec![128, 1, 28, 28], data).unwrap()).unwrap();
     }
     (g, cal.ranges())
@@ -208,9 +209,8 @@ fn fake_quant_step_passes_gradients_straight_through() {
     let w = net.plan().param_index("fc2.weight").unwrap();
     for o in 0..4 {
         for i in 0..18 {
-            let e: f64 = (0..3)
-                .map(|n| dy[n * 4 + o] * (x[n * 18 + i].max(0.0) * 4.0).round() / 4.0)
-                .sum();
+            let e: f64 =
+                (0..3).map(|n| dy[n * 4 + o] * (x[n * 18 + i].max(0.0) * 4.0).round() / 4.0).sum();
             assert!((got.params[w][o * 18 + i] - e).abs() < 1e-12);
         }
     }
@@ -226,7 +226,8 @@ fn engine_outputs(path: &std::path::Path, test: &Dataset) -> (Vec<i32>, Vec<u32>
     for start in (0..test.len()).step_by(250) {
         let idx: Vec<usize> = (start..(start + 250).min(test.len())).collect();
         let part = test.subset(&idx).unwrap();
-        let data: Vec<f32> = (0..part.len()).flat_map(|i| part.image(i).unwrap().to_vec()).collect();
+        let data: Vec<f32> =
+            (0..part.len()).flat_map(|i| part.image(i).unwrap().to_vec()).collect();
         let x = Tensor::new(vec![idx.len(), 1, 28, 28], data).unwrap();
         let r = hawq_engine::reference::run(&model, &x).unwrap();
         ints.extend_from_slice(&r.int_output.data);
@@ -291,9 +292,10 @@ fn qat_recovers_w4a4_accuracy_that_ptq_loses() {
     for (name, cfg, epochs, lr) in
         [("int8", config(&g, 8, &[]), 1, 0.002), ("w4a4", config(&g, 4, &[]), 2, 0.01)]
     {
-        let ptq = evaluate_qmodel(&lower(&g, &ranges, &cfg).unwrap(), &f.test, 256, EvalEngine::Fast, 2)
-            .unwrap()
-            .accuracy;
+        let ptq =
+            evaluate_qmodel(&lower(&g, &ranges, &cfg).unwrap(), &f.test, 256, EvalEngine::Fast, 2)
+                .unwrap()
+                .accuracy;
         let mut qat = Qat::new(&f.float, &ranges, &cfg, 0.99).unwrap();
         let t = Instant::now();
         let report = qat_train(&mut qat, &f.train, &f.test, &qat_cfg(epochs, None, lr)).unwrap();
