@@ -159,6 +159,10 @@ pub enum AllocError {
     /// The ILP backend failed for a reason other than infeasibility.
     #[error("ILP solver: {0}")]
     Solver(String),
+
+    /// Drawing a plot failed.
+    #[error("plot: {0}")]
+    Plot(String),
 }
 
 /// This crate's result type.

@@ -9,6 +9,7 @@
 //! Each tie group is one decision over a list of candidate widths, so widths other than 4 and 8
 //! only need new table entries. Two [`Solver`]s: [`IlpSolver`] (good_lp + microlp, the default)
 //! and [`ExhaustiveSolver`] (the test oracle, ≤ 20 free groups).
+//! [`pareto`] sweeps one budget's fraction; [`render_svg`] draws the fronts as an SVG plot.
 //!
 //! ```
 //! use hawq_alloc::{allocate, parse_budget, BudgetKind, LayerTable};
@@ -32,6 +33,7 @@ pub mod exhaustive;
 pub mod ilp;
 pub mod model;
 pub mod pareto;
+pub mod plot;
 pub mod solver;
 pub mod table;
 
@@ -42,5 +44,6 @@ pub use exhaustive::ExhaustiveSolver;
 pub use ilp::IlpSolver;
 pub use model::{Choice, Group, Metric, Model, REL_TOL};
 pub use pareto::{ParetoPoint, alpha_grid, pareto, pareto_with, render_json, render_markdown};
+pub use plot::render_svg;
 pub use solver::{Problem, Solution, Solver};
 pub use table::{Layer, LayerTable};

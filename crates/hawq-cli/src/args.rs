@@ -120,6 +120,9 @@ pub enum Command {
         /// Quantization-aware training epochs on the train split after calibration (0: PTQ only).
         #[arg(long, default_value_t = 0)]
         qat_epochs: usize,
+        /// Train QAT on the first N training images only (default: the whole train split).
+        #[arg(long)]
+        qat_images: Option<usize>,
         /// QAT learning rate (SGD momentum 0.9, weight decay 1e-4, constant rate).
         #[arg(long, default_value_t = 0.001)]
         lr: f64,
@@ -184,6 +187,9 @@ pub enum Command {
         /// Also sweep α over this many points per budget kind and print the Pareto front.
         #[arg(long)]
         pareto: Option<usize>,
+        /// With --pareto: also write the fronts as an SVG plot (objective vs size/BOPs/latency).
+        #[arg(long, requires = "pareto", value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
     },
     /// Train a zoo architecture in float on labelled data; writes a float checkpoint.
     Train {
@@ -272,5 +278,76 @@ pub enum Command {
         /// Write the table (JSON for `hawq allocate --table`) here.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Per-layer INT4/INT8 latency on hawq's fast engine on this machine (cached), for
+    /// `hawq allocate --latency`.
+    LatencyTable {
+        /// The float model (weights do not change the latency).
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Images per forward pass.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Engine worker threads (0 = one per CPU).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed runs of each of the all-4 and all-8 models.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+        /// Untimed runs of each first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Neither read nor write the cache ($HAWQ_CACHE or .hawq-cache/).
+        #[arg(long)]
+        no_cache: bool,
+        /// Merge the measured latency_ms into this allocation table (rewritten in place).
+        #[arg(long, value_name = "TABLE.json")]
+        into: Option<PathBuf>,
+        /// Write the latency table (JSON) here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// The built-in default: the whole pipeline on the committed Fashion-MNIST ResNet20 —
+    /// FP32, INT8, mixed (size α) and INT4 with accuracy, size, BOPs, latency and a bit-exact
+    /// check — printed as a table and written as a report (Markdown + HTML).
+    Demo {
+        /// Float model (default: the committed models/fmnist-resnet20.safetensors).
+        #[arg(long)]
+        model: Option<String>,
+        /// Data, as for `hawq eval`.
+        #[arg(long, default_value = "fmnist-subset")]
+        data: String,
+        /// Evaluate on at most this many test images.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Size budget α of the mixed model, between all-4-bit (0) and all-8-bit (1) weights.
+        #[arg(long, default_value_t = 0.5)]
+        size: f64,
+        /// Training images of the Hessian sensitivity analysis.
+        #[arg(long, default_value_t = 128)]
+        samples: usize,
+        /// Calibration images.
+        #[arg(long, default_value_t = 512)]
+        calib: usize,
+        /// Test images run through both integer engines for the bit-exact check.
+        #[arg(long, default_value_t = 16)]
+        check: usize,
+        /// Timed runs of the latency measurement.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+        /// Worker threads for evaluation and sensitivity (latency always uses one).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Folder of the report (report.md, report.html, report.json, plots).
+        #[arg(long, default_value = "hawq-demo")]
+        out: PathBuf,
+    },
+    /// Render a saved report (`report.json` from `hawq demo`) again as Markdown and HTML.
+    Report {
+        /// The report JSON.
+        input: PathBuf,
+        /// Output folder (default: the JSON file's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

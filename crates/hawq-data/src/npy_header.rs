@@ -205,7 +205,7 @@ mod tests {
         assert!(h.fortran_order);
         assert_eq!(
             parse_header("{'descr':'<i8','fortran_order':False,'shape':()}").unwrap().shape,
-            vec![]
+            Vec::<usize>::new()
         );
     }
 

@@ -172,6 +172,21 @@ fn conv_combinations() {
     );
 }
 
+/// One tiny conv per path (im2col with groups and dilation, depthwise, 1×1 straight GEMM),
+/// small enough for `scripts/miri.sh`.
+#[test]
+fn small_conv_paths() {
+    let tiny = |in_c, out_c, k, p, d, groups| ConvGeometry {
+        batch: 1,
+        in_h: 4,
+        in_w: 3,
+        ..geom(in_c, out_c, k, 1, p, d, groups)
+    };
+    check(tiny(4, 6, 3, 1, 1, 2), 41);
+    check(tiny(3, 3, 3, 2, 2, 3), 42);
+    check(tiny(5, 3, 1, 0, 1, 1), 43);
+}
+
 #[test]
 fn conv_geometry_errors() {
     let mut g = geom(6, 9, 3, 1, 1, 1, 4);

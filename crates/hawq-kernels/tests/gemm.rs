@@ -149,6 +149,23 @@ proptest! {
     }
 }
 
+/// The parallel driver at miri-sized shapes: with 2 threads, one row (3 panels) is split over
+/// column panels into per-task buffers, and 64 rows are split into two row blocks of the real
+/// output. Small enough for `scripts/miri.sh`, which checks the unsafe code these paths reach.
+#[test]
+fn small_parallel_splits() {
+    let mut g = Lcg(31);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (m, n, k, kind) in [(1, 70, 9, Kind::U4), (64, 3, 6, Kind::I16)] {
+        let p = Problem::random(&mut g, m, n, k, kind, true);
+        let b = p.pack();
+        let want = p.naive();
+        for isa in isas() {
+            assert_eq!(pool.install(|| p.run(isa, &b)), want, "{isa} m={m} n={n} k={k}");
+        }
+    }
+}
+
 /// Batch-1 and small-batch linear layers (M = 1..8) take the GEMV kernel and, with several
 /// threads, the column split: every ISA and thread count equals the scalar reference.
 #[test]

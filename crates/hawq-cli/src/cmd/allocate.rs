@@ -3,15 +3,17 @@
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
 use hawq_alloc::{
-    BudgetKind, LayerTable, allocate, alpha_grid, pareto, parse_budget, render_markdown,
+    BudgetKind, LayerTable, allocate, alpha_grid, pareto, parse_budget, render_markdown, render_svg,
 };
 use std::path::Path;
 
-/// Runs the command: budgets in the order size, BOPs, latency.
+/// Runs the command: budgets in the order size, BOPs, latency; `plot` writes the swept
+/// fronts as SVG.
 pub fn run(
     table: &Path,
     budgets: [Option<String>; 3],
     sweep: Option<usize>,
+    plot: Option<&Path>,
     ctx: &Context,
 ) -> Result<()> {
     // Size capped by HAWQ_MAX_FILE_BYTES, like every other input file.
@@ -39,15 +41,22 @@ pub fn run(
             })
             .collect();
         let mut fronts = Vec::new();
+        let mut swept = Vec::new();
         for k in kinds {
             let points = pareto(&t, k, &alpha_grid(n))?;
             if !ctx.json {
                 crate::outln!("Pareto front, {k} budget:\n{}", render_markdown(&points));
             }
             fronts.push(serde_json::json!({"budget": k.to_string(), "points": points}));
+            swept.push(points);
         }
         if ctx.json {
             crate::outln!("{}", serde_json::to_string_pretty(&fronts)?);
+        }
+        if let Some(path) = plot {
+            std::fs::write(path, render_svg(&swept)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            ctx.note(format!("wrote the Pareto plot {}", path.display()));
         }
         if parsed.is_empty() {
             return Ok(());

@@ -39,7 +39,7 @@ pub struct Options {
 const CALIB_BATCHES: usize = 2;
 
 /// Deterministic uniform values in [-1, 1) (splitmix64); benchmark input only.
-fn random_input(shape: Vec<usize>, seed: u64) -> Result<Tensor> {
+pub(super) fn random_input(shape: Vec<usize>, seed: u64) -> Result<Tensor> {
     let mut s = seed;
     let n = shape.iter().product();
     let data = (0..n)
@@ -55,7 +55,7 @@ fn random_input(shape: Vec<usize>, seed: u64) -> Result<Tensor> {
 }
 
 /// The concrete shape of `batch` items of a symbolic input shape.
-fn concrete(shape: &Shape, batch: usize) -> Result<Vec<usize>> {
+pub(super) fn concrete(shape: &Shape, batch: usize) -> Result<Vec<usize>> {
     shape
         .0
         .iter()

@@ -3,10 +3,13 @@
 mod allocate;
 mod bench;
 mod compare;
+mod demo;
 mod eval;
 mod export;
 mod inspect;
+mod latency;
 mod quantize;
+mod report;
 mod run;
 pub mod sensitivity;
 mod train;
@@ -19,6 +22,22 @@ use std::process::ExitCode;
 /// Runs a parsed command.
 pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
     match cmd {
+        Command::Demo { model, data, limit, size, samples, calib, check, reps, threads, out } => {
+            let o = demo::Options {
+                model,
+                data,
+                limit,
+                size,
+                samples,
+                calib,
+                check,
+                reps,
+                threads,
+                out,
+            };
+            return demo::run(&o, ctx);
+        }
+        Command::Report { input, out } => report::run(&input, out.as_deref(), ctx),
         Command::Inspect { model, bits } => inspect::run(&model, bits.as_deref(), ctx),
         Command::Run { model, input, output, precision, engine } => {
             run::run(&model, &input, &output, &precision, engine, ctx)
@@ -31,6 +50,7 @@ pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
             calib,
             signed_activations,
             qat_epochs,
+            qat_images,
             lr,
             distill,
             threads,
@@ -43,7 +63,13 @@ pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
                 bits_config,
                 calib,
                 signed_activations,
-                qat: quantize::QatOptions { epochs: qat_epochs, lr, distill, threads },
+                qat: quantize::QatOptions {
+                    epochs: qat_epochs,
+                    images: qat_images,
+                    lr,
+                    distill,
+                    threads,
+                },
                 output,
             },
             ctx,
@@ -53,8 +79,14 @@ pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
             &bench::Options { model, batch, threads, precision, config, reps, warmup },
             ctx,
         ),
-        Command::Allocate { table, size, bops, latency, pareto } => {
-            allocate::run(&table, [size, bops, latency], pareto, ctx)
+        Command::Allocate { table, size, bops, latency, pareto, plot } => {
+            allocate::run(&table, [size, bops, latency], pareto, plot.as_deref(), ctx)
+        }
+        Command::LatencyTable { model, batch, threads, reps, warmup, no_cache, into, output } => {
+            latency::run(
+                &latency::Options { model, batch, threads, reps, warmup, no_cache, output, into },
+                ctx,
+            )
         }
         Command::Train { model, data, epochs, lr, threads, augment, resume, output } => train::run(
             &train::Options { model, data, epochs, lr, threads, augment, resume, output },

@@ -7,13 +7,18 @@ use crate::data;
 use crate::model;
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
+use hawq_data::Dataset;
 use hawq_data::Split;
+use hawq_engine::QModel;
 use hawq_engine::calibrate::Calibrator;
 use hawq_engine::{LowerConfig, lower};
 use hawq_ir::{Graph, Op};
 use hawq_quant::observer::{DEFAULT_MOMENTUM, ObserverKind};
 use hawq_train::Progress;
-use hawq_train::qat::{Distill, EvalEngine, Qat, QatConfig, QatReport, qat_train_with_progress};
+use hawq_train::qat::{
+    Distill, EvalEngine, IntEval, Qat, QatConfig, QatReport, evaluate_qmodel,
+    qat_train_with_progress,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -41,6 +46,8 @@ pub struct Options {
 pub struct QatOptions {
     /// Epochs over the train split (0: post-training quantization only).
     pub epochs: usize,
+    /// Train on the first this many training images only.
+    pub images: Option<usize>,
     /// Learning rate.
     pub lr: f64,
     /// Distil from the float model.
@@ -115,7 +122,15 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
     let n = o.data.limit.unwrap_or(test.len()).min(test.len());
     let (qm, qat_report) = if o.qat.epochs > 0 {
         let eval_set = test.subset(&(0..n).collect::<Vec<_>>())?;
-        let (qm, report) = run_qat(o, &float, &cal.ranges(), &cfg, &train, &eval_set, ctx)?;
+        let subset;
+        let qat_train_set = match o.qat.images {
+            Some(k) if k < train.len() => {
+                subset = train.subset(&(0..k).collect::<Vec<_>>())?;
+                &subset
+            }
+            _ => &train,
+        };
+        let (qm, report) = run_qat(o, &float, &cal.ranges(), &cfg, qat_train_set, &eval_set, ctx)?;
         (qm, Some(report))
     } else {
         (lower(&g, &cal.ranges(), &cfg)?, None)
@@ -123,7 +138,9 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
     hawq_engine::format::save(&qm, &o.output)
         .with_context(|| format!("writing {}", o.output.display()))?;
     let (fp, fp_pred) = accuracy(&Runner::Float(&g), &test, n, o.data.batch, ctx, "eval fp32")?;
-    let (q, q_pred) = accuracy(&Runner::Int(&qm), &test, n, o.data.batch, ctx, "eval int")?;
+    let eval_set = test.subset(&(0..n).collect::<Vec<_>>())?;
+    let exact = verify_written(&qm, o, &eval_set, ctx)?;
+    let (q, q_pred) = (exact.eval.accuracy, exact.predictions(n));
     let agree =
         fp_pred.iter().zip(&q_pred).filter(|(a, b)| a == b).count() as f64 / n.max(1) as f64;
     let size_mb =
@@ -133,6 +150,9 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
         crate::outln!(
             "{}",
             serde_json::json!({"output": o.output, "images": n, "fp32_top1": fp, "int_top1": q, "agreement": agree,
+                               "bit_exact": {"outputs": exact.eval.outputs.len(), "file_mismatches": exact.file_mismatches,
+                                             "reference_images": exact.reference_images,
+                                             "reference_mismatches": exact.reference_mismatches},
                                "weight_size_mb": size_mb, "layers": qm.layers().count(), "layers_4bit": n4,
                                "qat": qat_report.as_ref().map(|r| serde_json::json!({
                                    "epochs": r.epochs.len(), "ptq_int_top1": r.initial_accuracy,
@@ -171,8 +191,80 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
             agree * 100.0,
             o.output.display()
         );
+        crate::outln!(
+            "bit-exact: {} of {} integer outputs differ between the model as evaluated and the \
+             written file; {} of the first {} images' outputs differ on the reference engine",
+            exact.file_mismatches,
+            exact.eval.outputs.len(),
+            exact.reference_mismatches,
+            exact.reference_images
+        );
+    }
+    if exact.file_mismatches + exact.reference_mismatches > 0 {
+        bail!(
+            "the written model {} does not reproduce the evaluated integers ({} + {} outputs \
+             differ): please report this as a bug",
+            o.output.display(),
+            exact.file_mismatches,
+            exact.reference_mismatches
+        );
     }
     Ok(())
+}
+
+/// Images whose outputs are also recomputed on the scalar reference engine (slow: ~0.1 s per
+/// ResNet20 image), as a spot check of the fast engine on this very model.
+const REFERENCE_SPOT_CHECK: usize = 32;
+
+/// The bit-exactness evidence of one `hawq quantize` run.
+struct Verified {
+    /// The evaluation of the model as trained/lowered in memory (fast engine): what QAT and
+    /// the printed accuracy report.
+    eval: IntEval,
+    /// Integer outputs of the written file, reloaded from disk, that differ from `eval`.
+    file_mismatches: usize,
+    /// Images recomputed on the scalar reference engine.
+    reference_images: usize,
+    /// Integer outputs of those images that differ from `eval`.
+    reference_mismatches: usize,
+}
+
+impl Verified {
+    /// Arg-max class of every evaluated image.
+    fn predictions(&self, images: usize) -> Vec<usize> {
+        let classes = (self.eval.logits.len() / images.max(1)).max(1);
+        self.eval
+            .logits
+            .chunks_exact(classes)
+            .map(|r| r.iter().enumerate().fold(0, |b, (i, &v)| if v > r[b] { i } else { b }))
+            .collect()
+    }
+}
+
+/// Evaluates `qm` on `data` with the fast engine, reloads the written `.hawq` and checks its
+/// integer outputs on the same images (every image on the fast engine, the first
+/// [`REFERENCE_SPOT_CHECK`] also on the reference engine).
+fn verify_written(qm: &QModel, o: &Options, data: &Dataset, ctx: &Context) -> Result<Verified> {
+    let threads = o.qat.threads.max(1);
+    let pb = ctx.progress(2, "eval int + verify file");
+    let eval = evaluate_qmodel(qm, data, o.data.batch, EvalEngine::Fast, threads)?;
+    pb.inc(1);
+    let reloaded = hawq_engine::format::load(&o.output)
+        .with_context(|| format!("re-reading {}", o.output.display()))?;
+    let from_file = evaluate_qmodel(&reloaded, data, o.data.batch, EvalEngine::Fast, threads)?;
+    pb.finish_and_clear();
+    let file_mismatches = count_mismatches(&eval.outputs, &from_file.outputs);
+    let reference_images = REFERENCE_SPOT_CHECK.min(data.len());
+    let spot = data.subset(&(0..reference_images).collect::<Vec<_>>())?;
+    let reference = evaluate_qmodel(&reloaded, &spot, o.data.batch, EvalEngine::Reference, 1)?;
+    let reference_mismatches =
+        count_mismatches(&eval.outputs[..reference.outputs.len()], &reference.outputs);
+    Ok(Verified { eval, file_mismatches, reference_images, reference_mismatches })
+}
+
+/// Positions where two output vectors differ (a length difference counts in full).
+fn count_mismatches(a: &[i32], b: &[i32]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count() + a.len().abs_diff(b.len())
 }
 
 /// Quantization-aware training of `float` from the calibration `ranges`, evaluated on the

@@ -7,7 +7,7 @@ fn export_writes_qdq_for_integer_and_float_onnx_for_float_models() {
     let dir = scratch("export");
     let (q, qdq, float) = (dir.join("r20.hawq"), dir.join("r20.qdq.onnx"), dir.join("r20.onnx"));
     let (q, qdq, float) = (q.to_str().unwrap(), qdq.to_str().unwrap(), float.to_str().unwrap());
-    let zoo = ["resnet20", "--input-shape", "1x16x16", "--classes", "10"];
+    let zoo = ["resnet20", "--input-shape", "1x28x28", "--classes", "10"];
     let mut args = vec!["quantize"];
     args.extend(zoo);
     args.extend(["--bits", "4", "--calib", "8", "--limit", "8", "--batch", "8", "-o", q]);

@@ -26,8 +26,18 @@ fn quantize_then_use_the_model() {
     // eval on the integer model
     let ev: serde_json::Value =
         serde_json::from_str(&ok(&["eval", q, "--limit", "32", "--json"])).unwrap();
-    assert_eq!(ev["engine"], "integer");
+    assert!(ev["engine"].as_str().unwrap().starts_with("fast integer engine"), "{ev}");
     assert_eq!(ev["top1"], v["int_top1"]);
+    // and on the scalar reference engine: the same accuracy
+    let rv: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", q, "--limit", "32", "--engine", "reference", "--json"]))
+            .unwrap();
+    assert_eq!(rv["engine"], "integer reference engine");
+    assert_eq!(rv["top1"], v["int_top1"]);
+    // the written file reproduces the evaluated integers
+    assert_eq!(v["bit_exact"]["file_mismatches"], 0);
+    assert_eq!(v["bit_exact"]["reference_mismatches"], 0);
+    assert_eq!(v["bit_exact"]["outputs"], 320);
     // run with npy in/out
     let x = dir.join("x.npy");
     let y = dir.join("y.npy");

@@ -13,12 +13,15 @@
 //!   count and cached in the plan) and dequantizes exactly as [`crate::reference::dequantize`].
 //!   No float is touched in between. Flatten writes features in NCHW order, so `[N, C·H·W]`
 //!   values match the reference element for element.
+//! - [`profile`] times every node inside full runs and charges it to a conv/linear layer: the
+//!   per-layer latency table of the bit allocator.
 
 mod arena;
 mod layer;
 mod layout;
 mod ops;
 mod plan;
+pub mod profile;
 
 pub use layout::Store;
 pub use plan::Plan;

@@ -14,6 +14,7 @@ use hawq_kernels::Isa;
 use hawq_quant::Dyadic;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One compiled op.
 #[derive(Debug)]
@@ -141,7 +142,7 @@ impl Plan {
     /// Runs the model on a float NCHW input with `threads` worker threads (0 = rayon's
     /// default). Quantization and dequantization are the reference engine's.
     pub fn run(&self, x: &Tensor, threads: usize) -> Result<RunOutput> {
-        let int_output = self.execute(x, threads, None)?;
+        let int_output = self.execute(x, threads, None, None)?;
         let logits = reference::dequantize(&self.io, &int_output)?;
         Ok(RunOutput { logits, int_output })
     }
@@ -150,8 +151,19 @@ impl Plan {
     /// debugging: each value is copied out before its buffer is reused).
     pub fn run_all(&self, x: &Tensor, threads: usize) -> Result<Vec<Option<QTensor>>> {
         let mut vals: Vec<Option<QTensor>> = vec![None; self.layouts.len()];
-        self.execute(x, threads, Some(&mut |v, t| vals[v] = Some(t)))?;
+        self.execute(x, threads, Some(&mut |v, t| vals[v] = Some(t)), None)?;
         Ok(vals)
+    }
+
+    /// Runs the model once and returns the wall time of each node (in model order) and of the
+    /// whole run, input quantization and output dequantization included (see
+    /// [`super::profile`]).
+    pub fn run_timed(&self, x: &Tensor, threads: usize) -> Result<(Vec<Duration>, Duration)> {
+        let mut times = vec![Duration::ZERO; self.steps.len()];
+        let started = Instant::now();
+        let int_output = self.execute(x, threads, None, Some(&mut times))?;
+        reference::dequantize(&self.io, &int_output)?;
+        Ok((times, started.elapsed()))
     }
 
     fn pool(&self, threads: usize) -> Result<Arc<rayon::ThreadPool>> {
@@ -173,6 +185,7 @@ impl Plan {
         x: &Tensor,
         threads: usize,
         observe: Option<&mut (dyn FnMut(ValueId, QTensor) + Send)>,
+        times: Option<&mut [Duration]>,
     ) -> Result<QTensor> {
         let v = &self.io.values[self.input];
         let batch = v.shape.matches(x.shape()).ok_or_else(|| EngineError::InputShape {
@@ -191,7 +204,7 @@ impl Plan {
             Some(a) if a.batch >= batch => a,
             _ => Arena::new(&self.slots, batch),
         };
-        let result = pool.install(|| self.execute_in(&mut arena, x, batch, observe));
+        let result = pool.install(|| self.execute_in(&mut arena, x, batch, observe, times));
         self.arenas.lock().unwrap_or_else(|e| e.into_inner()).push(arena);
         result
     }
@@ -206,6 +219,7 @@ impl Plan {
         x: &Tensor,
         batch: usize,
         mut observe: Option<&mut (dyn FnMut(ValueId, QTensor) + Send)>,
+        mut times: Option<&mut [Duration]>,
     ) -> Result<QTensor> {
         let len = |v: ValueId| self.layouts[v].dims.per_item() * batch;
         let v = &self.io.values[self.input];
@@ -217,7 +231,8 @@ impl Plan {
             layout.dims,
             |f| v.format.quantize(f, v.scale),
         );
-        for step in &self.steps {
+        for (i, step) in self.steps.iter().enumerate() {
+            let started = times.is_some().then(Instant::now);
             let out_slot = self.slot(step.output, &step.name)?;
             let mut out_words = std::mem::take(&mut arena.slots[out_slot]);
             let result = (|| {
@@ -235,6 +250,9 @@ impl Plan {
             })();
             arena.slots[out_slot] = out_words;
             result?;
+            if let (Some(t), Some(started)) = (times.as_deref_mut(), started) {
+                t[i] += started.elapsed();
+            }
             if let Some(f) = observe.as_mut() {
                 let layout = self.layouts[step.output];
                 let view = src_view(&arena.slots[out_slot], layout.store, len(step.output));

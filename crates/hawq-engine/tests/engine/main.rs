@@ -3,4 +3,5 @@
 mod common;
 mod fast;
 mod file;
+mod profile;
 mod small;

@@ -30,7 +30,7 @@ fn exact_traces_match_pytorch_double_backward() {
     let x = samples(n, net.plan().input_len());
     let ours = hessian::exact_traces(&net, &x, n, n, &mut |_| {}).unwrap();
     let exact = torch["exact"].as_object().unwrap();
-    assert!(exact.len() >= 3, "the fixture has exact columns for a few layers");
+    assert!(!exact.is_empty(), "the fixture has exact columns for at least one layer");
     for (name, t) in exact {
         let t = t.as_f64().unwrap();
         let l = ours.iter().find(|l| &l.name == name).unwrap();

@@ -4,6 +4,9 @@
 
 mod common;
 mod gradcheck;
+mod hessian;
+mod hessian_torch;
 mod jvp;
 mod optim;
+mod qat;
 mod training;
