@@ -111,6 +111,16 @@ pub enum Command {
         /// Per-layer bits as JSON (`{"bits": {layer: 4|8}}`, e.g. from `hawq allocate --json`).
         #[arg(long)]
         bits_config: Option<PathBuf>,
+        /// Model-size budget for mixed precision chosen by Hessian sensitivity + ILP: a fraction
+        /// α between all-4-bit and all-8-bit, or an absolute size (`0.2MB`).
+        #[arg(long)]
+        size: Option<String>,
+        /// BOPs budget, as --size (`0.5`, `1.5GBOPs`).
+        #[arg(long)]
+        bops: Option<String>,
+        /// Latency budget from a per-layer table measured on this machine, as --size (`0.5`, `0.8ms`).
+        #[arg(long)]
+        latency: Option<String>,
         /// Calibration images.
         #[arg(long, default_value_t = 512)]
         calib: usize,

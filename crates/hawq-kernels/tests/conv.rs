@@ -146,6 +146,7 @@ fn conv_combinations() {
         (3, 1, 2, 2),
         (5, 2, 2, 1),
         (2, 1, 0, 1),
+        (7, 2, 3, 1), // the ResNet stem: whole-row im2col runs with padding on both sides
     ] {
         for (cin, cout, groups) in
             [(3, 5, 1), (16, 33, 1), (8, 8, 8), (8, 16, 8), (6, 9, 3), (4, 4, 2)]
@@ -153,6 +154,12 @@ fn conv_combinations() {
             seed += 1;
             check(geom(cin, cout, k, s, p, d, groups), seed);
         }
+    }
+    // A stem-like 7×7/2 over 3 channels on an image wide enough that the middle output
+    // pixels take the whole-run im2col copy and the border ones the per-tap path.
+    for (in_c, w) in [(3, 20), (5, 17)] {
+        seed += 1;
+        check(ConvGeometry { in_h: 12, in_w: w, ..geom(in_c, 9, 7, 2, 3, 1, 1) }, seed);
     }
     // Asymmetric padding, batch 1, wide.
     check(

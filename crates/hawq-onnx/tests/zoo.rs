@@ -1,5 +1,6 @@
 //! The zoo models (random weights, non-trivial BN statistics, small inputs to keep the float
-//! interpreter quick) exported to ONNX, run by ONNX Runtime, and imported back.
+//! interpreter quick) exported to ONNX, run by ONNX Runtime, and imported back; each import is
+//! checked against ORT with BatchNorm kept and folded, at batch 1 and 2.
 
 use crate::support::{assert_matches_ort, batch_inputs, interp, ort_skipped, rel_err, scratch};
 use hawq_onnx::{export_float, import_file};
@@ -28,6 +29,11 @@ fn zoo_round_trip(name: &str, side: usize, opset: i64) {
     }
     assert_matches_ort(&g, &path, 2);
     assert_matches_ort(&back.graph, &path, 3);
+    // The same ONNX file against the imported graph with BatchNorm folded into the convs.
+    let mut folded = back.graph.clone();
+    hawq_ir::passes::simplify(&mut folded).unwrap();
+    assert!(!folded.nodes.iter().any(|n| matches!(n.op, hawq_ir::Op::BatchNorm(_))), "{name}");
+    assert_matches_ort(&folded, &path, 4);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::model;
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
 use hawq_alloc::LayerTable;
-use hawq_ir::Tensor;
+use hawq_ir::{Graph, Tensor};
 use std::path::{Path, PathBuf};
 use table::{LatencyTable, Measure};
 
@@ -43,10 +43,16 @@ fn cache_dir() -> PathBuf {
 fn build(o: &Options, ctx: &Context) -> Result<LatencyTable> {
     let mut g = model::load_float(&o.model)?;
     hawq_ir::passes::simplify(&mut g)?;
+    table_for(&g, o, ctx)
+}
+
+/// The latency table of the BN-folded graph `g` (measured, or read from the cache); `o.model`
+/// is not read.
+pub fn table_for(g: &Graph, o: &Options, ctx: &Context) -> Result<LatencyTable> {
     let shape = &g.inputs[0].shape;
     let calib: Vec<Tensor> =
         (0..2).map(|i| random_input(concrete(shape, 2)?, 100 + i)).collect::<Result<_>>()?;
-    let (m4, m8) = table::uniform_models(&g, &calib)?;
+    let (m4, m8) = table::uniform_models(g, &calib)?;
     let x = random_input(concrete(shape, o.batch)?, 1)?;
     let how =
         Measure { isa: hawq_kernels::isa()?, threads: o.threads, warmup: o.warmup, reps: o.reps };

@@ -47,6 +47,9 @@ pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
             data,
             bits,
             bits_config,
+            size,
+            bops,
+            latency,
             calib,
             signed_activations,
             qat_epochs,
@@ -61,6 +64,7 @@ pub fn dispatch(cmd: Command, ctx: &Context) -> Result<ExitCode> {
                 data,
                 bits,
                 bits_config,
+                budgets: [size, bops, latency],
                 calib,
                 signed_activations,
                 qat: quantize::QatOptions {

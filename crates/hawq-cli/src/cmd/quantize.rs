@@ -7,6 +7,7 @@ use crate::data;
 use crate::model;
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
+use hawq_alloc::{BudgetKind, parse_budget};
 use hawq_data::Dataset;
 use hawq_data::Split;
 use hawq_engine::QModel;
@@ -32,6 +33,9 @@ pub struct Options {
     pub bits: String,
     /// Per-layer bits for mixed precision.
     pub bits_config: Option<PathBuf>,
+    /// Size, BOPs and latency budgets (as `hawq allocate`): any one chooses per-layer bits by
+    /// ILP over a Hessian sensitivity table (and a measured latency table for `--latency`).
+    pub budgets: [Option<String>; 3],
     /// Calibration images.
     pub calib: usize,
     /// Signed 8-bit activations (reference-compatible).
@@ -102,13 +106,19 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
     let float = model::load_float(&o.model)?;
     let mut g = float.clone();
     hawq_ir::passes::simplify(&mut g)?;
-    let cfg = bit_config(&g, &o.bits, o.bits_config.as_deref(), o.signed_activations)?;
-    ctx.detail(format!("bits: default {}, per layer {:?}", cfg.default_bits, cfg.bits));
-
     let train = data::load(&o.data, Split::Train)?;
     if g.inputs[0].shape.matches(&[1, train.shape[0], train.shape[1], train.shape[2]]).is_none() {
         bail!("model input {} does not fit data images {:?}", g.inputs[0].shape, train.shape);
     }
+    let cfg = if o.budgets.iter().any(Option::is_some) {
+        if o.bits_config.is_some() {
+            bail!("give either budgets (--size/--bops/--latency) or --bits-config, not both");
+        }
+        allocate_bits(&g, o, &train, ctx)?
+    } else {
+        bit_config(&g, &o.bits, o.bits_config.as_deref(), o.signed_activations)?
+    };
+    ctx.detail(format!("bits: default {}, per layer {:?}", cfg.default_bits, cfg.bits));
     let n_cal = o.calib.clamp(1, train.len());
     let mut cal = Calibrator::new(ObserverKind::MinMax)?;
     let pb = ctx.progress(n_cal as u64, "calibrate");
@@ -210,6 +220,54 @@ pub fn run(o: &Options, ctx: &Context) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Training images the Hessian sensitivity of `--size/--bops/--latency` is computed on.
+const SENSITIVITY_SAMPLES: usize = 128;
+
+/// Per-layer bits chosen by the ILP under the given budgets: Hessian sensitivity table (first
+/// and last layer pinned to 8 bits, ties from the graph), plus the latency table measured on
+/// this machine (batch 1, one thread, cached) when a latency budget is given.
+fn allocate_bits(g: &Graph, o: &Options, train: &Dataset, ctx: &Context) -> Result<LowerConfig> {
+    let threads = o.qat.threads.max(1);
+    let mut table = super::demo::steps::sensitivity(g, train, SENSITIVITY_SAMPLES, threads, ctx)?;
+    if o.budgets[2].is_some() {
+        let how = super::latency::Options {
+            model: o.model.clone(),
+            batch: 1,
+            threads: 1,
+            reps: 30,
+            warmup: 3,
+            no_cache: false,
+            output: None,
+            into: None,
+        };
+        super::latency::table_for(g, &how, ctx)?.merge_into(&mut table)?;
+    }
+    let budgets = BudgetKind::ALL
+        .iter()
+        .zip(&o.budgets)
+        .filter_map(|(k, b)| b.as_ref().map(|b| (*k, b)))
+        .map(|(k, b)| {
+            parse_budget(k, b).with_context(|| format!("--{} {b}", k.to_string().to_lowercase()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let a = hawq_alloc::allocate(&table, &budgets)?;
+    let n4 = a.bits.values().filter(|&&b| b == 4).count();
+    ctx.note(format!(
+        "ILP: {n4} of {} layers at 4 bits, size {:.3} MB, {:.3} GBOPs{}, objective {:.4e}{}",
+        a.bits.len(),
+        a.size_bytes / 1e6,
+        a.bops / 1e9,
+        a.latency_ms.map_or(String::new(), |l| format!(", predicted {l:.3} ms")),
+        a.objective,
+        if a.optimal { " (proven optimal)" } else { "" }
+    ));
+    Ok(LowerConfig {
+        bits: a.bits.into_iter().collect(),
+        default_bits: 8,
+        signed_activations: o.signed_activations,
+    })
 }
 
 /// Images whose outputs are also recomputed on the scalar reference engine (slow: ~0.1 s per

@@ -55,3 +55,29 @@ fn quantize_then_use_the_model() {
     assert!(cv["values"].as_array().unwrap().len() > 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn quantize_under_budgets_chooses_mixed_bits() {
+    let dir = scratch("quantize_budgets");
+    let q = dir.join("r20-mixed.hawq");
+    let q = q.to_str().unwrap();
+    let mut args = vec!["quantize"];
+    args.extend(MODEL);
+    args.extend(["--size", "0.5", "--latency", "1000ms", "--calib", "16", "--limit", "16"]);
+    args.extend(["--batch", "16", "-o", q, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let n4 = v["layers_4bit"].as_u64().unwrap();
+    assert!(n4 > 0 && n4 < 20, "the ILP should mix 4 and 8 bits at α = 0.5: {v}");
+    assert_eq!(v["bit_exact"]["file_mismatches"], 0);
+    let iv: serde_json::Value = serde_json::from_str(&ok(&["inspect", q, "--json"])).unwrap();
+    assert_eq!(iv["layers"][0]["bits"], 8, "the first layer stays pinned at 8 bits");
+    // Budgets and an explicit per-layer config are exclusive.
+    let cfg = dir.join("bits.json");
+    std::fs::write(&cfg, r#"{"bits": {}}"#).unwrap();
+    let mut bad = vec!["quantize"];
+    bad.extend(MODEL);
+    bad.extend(["--size", "0.5", "--bits-config", cfg.to_str().unwrap(), "-o", q]);
+    let err = crate::util::fails(&bad, 1);
+    assert!(err.contains("not both"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

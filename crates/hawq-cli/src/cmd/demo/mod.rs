@@ -4,7 +4,7 @@
 //! fast-vs-reference bit-exact check and per-layer latency — then the results table on stdout
 //! and a report (Markdown + self-contained HTML) in `--out`.
 
-mod steps;
+pub(super) mod steps;
 
 use crate::args::{DataArgs, ModelArgs};
 use crate::cmd::eval::{Runner, accuracy};
