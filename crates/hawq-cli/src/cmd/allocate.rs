@@ -3,9 +3,22 @@
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
 use hawq_alloc::{
-    BudgetKind, LayerTable, allocate, alpha_grid, pareto, parse_budget, render_markdown, render_svg,
+    Budget, BudgetKind, LayerTable, allocate, alpha_grid, pareto, parse_budget, render_markdown,
+    render_svg,
 };
 use std::path::Path;
+
+/// Parses the `--size`, `--bops`, `--latency` options (in that order) that were given.
+pub fn parse_budgets(budgets: &[Option<String>; 3]) -> Result<Vec<Budget>> {
+    BudgetKind::ALL
+        .iter()
+        .zip(budgets)
+        .filter_map(|(k, b)| b.as_ref().map(|b| (k, b)))
+        .map(|(&k, b)| {
+            parse_budget(k, b).with_context(|| format!("--{} {b}", k.to_string().to_lowercase()))
+        })
+        .collect()
+}
 
 /// Runs the command: budgets in the order size, BOPs, latency; `plot` writes the swept
 /// fronts as SVG.
@@ -22,14 +35,7 @@ pub fn run(
         .with_context(|| format!("{}: allocation table is not UTF-8", table.display()))?;
     let t = LayerTable::from_json(&text)
         .with_context(|| format!("{}: invalid allocation table", table.display()))?;
-    let parsed = BudgetKind::ALL
-        .iter()
-        .zip(&budgets)
-        .filter_map(|(k, b)| b.as_ref().map(|b| (k, b)))
-        .map(|(&k, b)| {
-            parse_budget(k, b).with_context(|| format!("--{} {b}", k.to_string().to_lowercase()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let parsed = parse_budgets(&budgets)?;
     if parsed.is_empty() && sweep.is_none() {
         bail!("give at least one budget (--size, --bops, --latency) or --pareto N");
     }

@@ -35,10 +35,6 @@ pub struct Options {
     pub into: Option<PathBuf>,
 }
 
-fn cache_dir() -> PathBuf {
-    std::env::var_os("HAWQ_CACHE").map_or_else(|| PathBuf::from(".hawq-cache"), PathBuf::from)
-}
-
 /// Measures, or reads the cache.
 fn build(o: &Options, ctx: &Context) -> Result<LatencyTable> {
     let mut g = model::load_float(&o.model)?;
@@ -57,7 +53,7 @@ pub fn table_for(g: &Graph, o: &Options, ctx: &Context) -> Result<LatencyTable> 
     let how =
         Measure { isa: hawq_kernels::isa()?, threads: o.threads, warmup: o.warmup, reps: o.reps };
     let sig = table::signature(&m4, &m8, &x, &how);
-    let dir = cache_dir();
+    let dir = super::cache::dir();
     if let Some(t) = (!o.no_cache).then(|| table::load_cached(&dir, &sig)).flatten() {
         ctx.note(format!("latency-table: cached {}", table::cache_file(&dir, &sig).display()));
         return Ok(t);

@@ -2,6 +2,7 @@
 
 mod allocate;
 mod bench;
+mod cache;
 mod compare;
 mod demo;
 mod eval;

@@ -7,7 +7,6 @@ use crate::data;
 use crate::model;
 use crate::output::{Context, Table};
 use anyhow::{Context as _, Result, bail};
-use hawq_alloc::{BudgetKind, parse_budget};
 use hawq_data::Dataset;
 use hawq_data::Split;
 use hawq_engine::QModel;
@@ -244,14 +243,7 @@ fn allocate_bits(g: &Graph, o: &Options, train: &Dataset, ctx: &Context) -> Resu
         };
         super::latency::table_for(g, &how, ctx)?.merge_into(&mut table)?;
     }
-    let budgets = BudgetKind::ALL
-        .iter()
-        .zip(&o.budgets)
-        .filter_map(|(k, b)| b.as_ref().map(|b| (*k, b)))
-        .map(|(k, b)| {
-            parse_budget(k, b).with_context(|| format!("--{} {b}", k.to_string().to_lowercase()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let budgets = super::allocate::parse_budgets(&o.budgets)?;
     let a = hawq_alloc::allocate(&table, &budgets)?;
     let n4 = a.bits.values().filter(|&&b| b == 4).count();
     ctx.note(format!(
@@ -291,11 +283,7 @@ impl Verified {
     /// Arg-max class of every evaluated image.
     fn predictions(&self, images: usize) -> Vec<usize> {
         let classes = (self.eval.logits.len() / images.max(1)).max(1);
-        self.eval
-            .logits
-            .chunks_exact(classes)
-            .map(|r| r.iter().enumerate().fold(0, |b, (i, &v)| if v > r[b] { i } else { b }))
-            .collect()
+        self.eval.logits.chunks_exact(classes).map(hawq_train::argmax).collect()
     }
 }
 

@@ -64,21 +64,6 @@ pub struct Options {
     pub output: Option<PathBuf>,
 }
 
-/// FNV-1a over bytes: a stable cache key (not a security boundary).
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        for &x in b.iter().chain(&(b.len() as u64).to_le_bytes()) {
-            self.0 = (self.0 ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self
-    }
-}
-
 /// The samples: `.npy` images are taken as they are (already normalised, `channels` of them).
 fn load_samples(o: &Options, channels: usize) -> Result<Dataset> {
     match (&o.inputs, &o.labels, &o.data) {
@@ -97,13 +82,11 @@ fn load_samples(o: &Options, channels: usize) -> Result<Dataset> {
 }
 
 fn cache_path(key: u64) -> PathBuf {
-    let dir =
-        std::env::var_os("HAWQ_CACHE").map_or_else(|| PathBuf::from(".hawq-cache"), PathBuf::from);
-    dir.join(format!("sensitivity-{key:016x}.json"))
+    super::cache::dir().join(format!("sensitivity-{key:016x}.json"))
 }
 
 fn cache_key(g: &hawq_ir::Graph, images: &[f32], o: &Options, method: Option<Method>) -> u64 {
-    let mut h = Fnv::new();
+    let mut h = super::cache::Fnv::new();
     h.bytes(format!("{:?}{:?}{:?}", g.inputs, g.outputs, g.nodes).as_bytes());
     for (name, t) in &g.params {
         h.bytes(name.as_bytes()).bytes(format!("{:?}", t.shape()).as_bytes());

@@ -128,11 +128,9 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| format!("unknown {}", std::env::consts::ARCH))
 }
 
-/// FNV-1a: a stable hash for cache keys (not a security boundary).
+/// FNV-1a of one byte string (see [`crate::cmd::cache::Fnv`]).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    crate::cmd::cache::Fnv::new().bytes(bytes).0
 }
 
 /// Hash of what decides latency: values (shape, format) and nodes (op, wiring, layer
